@@ -1,0 +1,2 @@
+"""Output sizes of convolution, transposed convolution and pooling (placeholder: being written)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Receptive-field arithmetic (placeholder: being written)."""
+__all__: list[str] = []
