@@ -1,0 +1,93 @@
+"""Sliding windows over an NCHW array, and their adjoint — the two moves every op is made of.
+
+``windows`` is im2col without the copy: a strided *view* of shape ``(N, C, Ho, Wo, kh, kw)``
+whose entry ``[n, c, i, j, a, b]`` is ``x[n, c, i*sh + a*dh, j*sw + b*dw]``.
+``add_windows`` is its adjoint (col2im): it adds each window entry back to the pixel it
+came from. It loops over the ``kh * kw`` kernel taps only — never over pixels or batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from convlib._validate import nonnegative_pair, one_of
+
+Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+
+def resolve_padding(padding, kernel: tuple[int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int]) -> Pads:
+    """``padding`` (int, pair, "valid" or "same") as per-side pads ``(top, bottom, left, right)``.
+
+    "same" follows PyTorch: stride must be 1; total ``d*(k-1)``, the odd pixel goes after.
+    """
+    if isinstance(padding, str):
+        one_of(padding, "padding", ("valid", "same"))
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if stride != (1, 1):
+            raise ValueError(
+                f"padding='same' needs stride 1 (as in PyTorch), got stride={stride}; "
+                "use an explicit padding, or convlib.arithmetic.padding_for('same', ...) "
+                "for TensorFlow's asymmetric SAME"
+            )
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)  # type: ignore[return-value]
+    ph, pw = nonnegative_pair(padding, "padding")
+    return (ph, ph, pw, pw)
+
+
+def pad_nchw(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    """A new array: ``x`` with ``pads = (top, bottom, left, right)`` rows/columns of ``value``."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+
+
+def output_hw(hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+              dilation: tuple[int, int]) -> tuple[int, int]:
+    """``floor((i - d*(k-1) - 1) / s) + 1`` per axis, for an already padded size ``hw``."""
+    return tuple((i - d * (k - 1) - 1) // s + 1 for i, k, s, d in zip(hw, kernel, stride, dilation))  # type: ignore[return-value]
+
+
+def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+            dilation: tuple[int, int], out_hw: tuple[int, int] | None = None) -> np.ndarray:
+    """Read-only strided view ``(N, C, Ho, Wo, kh, kw)`` of the (already padded) ``xp``."""
+    n, c, h, w = xp.shape
+    ho, wo = out_hw if out_hw is not None else output_hw((h, w), kernel, stride, dilation)
+    sn, sc, sh, sw = xp.strides
+    return as_strided(
+        xp,
+        shape=(n, c, ho, wo, kernel[0], kernel[1]),
+        strides=(sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
+        writeable=False,
+    )
+
+
+def add_windows(cols: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int]) -> np.ndarray:
+    """Adjoint of :func:`windows`: sum ``cols (N, C, Ho, Wo, kh, kw)`` into a padded image.
+
+    Returns a new array ``(N, C, Hp, Wp)``; crop the padding off afterwards.
+    """
+    n, c, ho, wo, kh, kw = cols.shape
+    out = np.zeros((n, c) + tuple(padded_hw), dtype=cols.dtype)
+    sh, sw = stride
+    dh, dw = dilation
+    for a in range(kh):
+        for b in range(kw):
+            out[:, :, a * dh: a * dh + sh * (ho - 1) + 1: sh,
+                b * dw: b * dw + sw * (wo - 1) + 1: sw] += cols[:, :, :, :, a, b]
+    return out
+
+
+def crop_nchw(xp: np.ndarray, pads: Pads) -> np.ndarray:
+    """Remove ``pads = (top, bottom, left, right)`` from the border of ``xp``."""
+    top, bottom, left, right = pads
+    h, w = xp.shape[-2:]
+    return xp[..., top: h - bottom, left: w - right]
