@@ -1,27 +1,270 @@
-"""(being written)"""
+"""Max, average and global pooling, forward and backward, in numpy (NCHW).
 
-__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d", ]
+Semantics are those of ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``: ``stride=None``
+means ``stride = kernel_size``; ``padding`` is per side and at most ``kernel_size // 2``;
+with ``ceil_mode`` the output size is rounded up, but the last window must still start
+inside the input or its left padding. Every op loops over the ``kh * kw`` kernel taps only.
+
+Backward passes, as the notes put it: average pooling spreads each output gradient equally
+over its window (平均值池化: 残差等比例传至上一层); max pooling remembers where each maximum
+was and routes the gradient there, zero elsewhere (最大值池化: 残差传至最大值位置处).
+
+See: chapter Pooling.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from convlib._validate import as_array, as_pair, positive_pair
+from convlib.functional._windows import add_windows, crop_nchw, pad_nchw, windows
+
+IntPair = Union[int, Sequence[int]]
+
+__all__ = [
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+]
 
 
-def max_pool2d(*args, **kwargs):
-    raise NotImplementedError("max_pool2d is being written")
+def _pool_geometry(hw, kernel_size, stride, padding, dilation, ceil_mode):
+    """Validated ``(kernel, stride, padding, dilation, out_hw, pads)`` of a 2-D pooling.
+
+    ``pads = (top, bottom, left, right)`` covers the padding plus, in ceil mode, the extra
+    rows/columns the last window reads past the padded input (never used by a real value).
+    """
+    k = positive_pair(kernel_size, "kernel_size")
+    s = k if stride is None else positive_pair(stride, "stride")
+    if isinstance(padding, str):
+        raise TypeError(f"padding must be an int or a tuple of 2 ints for pooling, got {padding!r}")
+    p = as_pair(padding, "padding")
+    if min(p) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    d = positive_pair(dilation, "dilation")
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
+    for pi, ki in zip(p, k):
+        if pi > ki // 2:
+            raise ValueError(
+                f"padding must be at most half the kernel size (as in PyTorch), "
+                f"got padding={p} for kernel_size={k}"
+            )
+    out, extra = [], []
+    for i, ki, si, pi, di in zip(hw, k, s, p, d):
+        span = i + 2 * pi - di * (ki - 1) - 1  # last valid window start, padded coordinates
+        o = (span + (si - 1 if ceil_mode else 0)) // si + 1
+        if ceil_mode and (o - 1) * si >= i + pi:  # last window must start inside input/left pad
+            o -= 1
+        if o < 1:
+            raise ValueError(
+                f"kernel_size={k} with dilation={d} does not fit the input {tuple(hw)} padded by "
+                f"{p}: output size would be {o}"
+            )
+        taps = np.arange(o)[:, None] * si - pi + di * np.arange(ki)[None, :]
+        if not ((taps >= 0) & (taps < i)).any(axis=1).all():
+            # PyTorch returns -inf and an index outside the window here, and its backward
+            # then writes out of bounds; we refuse such windows instead.
+            raise ValueError(
+                f"dilation={d} with padding={p} and kernel_size={k} gives a window that reads "
+                f"only padding for an input of size {tuple(hw)}"
+            )
+        out.append(o)
+        extra.append(max(0, (o - 1) * si + di * (ki - 1) + 1 - (i + 2 * pi)))
+    pads = (p[0], p[0] + extra[0], p[1], p[1] + extra[1])
+    return k, s, p, d, tuple(out), pads
 
 
-def max_pool2d_backward(*args, **kwargs):
-    raise NotImplementedError("max_pool2d_backward is being written")
+def max_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Max pooling: ``y[n,c,i,j] = max_{a,b} x[n,c, i*sh - ph + a*dh, j*sw - pw + b*dw]``.
+
+    x: ``(N, C, H, W)`` -> y: ``(N, C, Ho, Wo)`` with
+    ``Ho = floor_or_ceil((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``. Padding never wins the max.
+    With ``return_indices`` also returns int64 ``indices (N, C, Ho, Wo)``: the flat position
+    ``h*W + w`` of each maximum in its input plane (the first one on ties; NaN propagates),
+    exactly as PyTorch's. One deliberate difference: a dilated window that reads only padding
+    raises ValueError (PyTorch returns -inf with an index outside the window). See: chapter Pooling.
+
+    >>> max_pool2d(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    x = as_array(x, "x", ndim=4)
+    n, c, h, w = x.shape
+    k, s, p, d, (ho, wo), pads = _pool_geometry((h, w), kernel_size, stride, padding, dilation,
+                                                ceil_mode)
+    win = windows(pad_nchw(x, pads, value=-np.inf), k, s, d, (ho, wo))
+    best = np.full((n, c, ho, wo), -np.inf, dtype=x.dtype)
+    taps = [(a, b) for a in range(k[0]) for b in range(k[1])]
+    for a, b in taps:
+        np.maximum(best, win[..., a, b], out=best)  # NaN propagates, as in PyTorch
+    if not return_indices:
+        return best
+    # Which tap holds the maximum: PyTorch keeps the first one on ties (strict >), so walk
+    # the taps backwards and let earlier equal taps overwrite; a NaN wins as the last NaN.
+    tap = np.zeros((n, c, ho, wo), dtype=np.int32)
+    for t in range(len(taps) - 1, -1, -1):
+        np.copyto(tap, t, where=win[(...,) + taps[t]] == best)
+    if np.isnan(best).any():
+        for t, ab in enumerate(taps):
+            np.copyto(tap, t, where=np.isnan(win[(...,) + ab]))
+    # Flat index h*W + w of tap (a, b) of output (i, j).
+    rows0 = (np.arange(ho) * s[0] - p[0])[:, None]
+    cols0 = (np.arange(wo) * s[1] - p[1])[None, :]
+    arg = (rows0 + (tap // k[1]) * d[0]) * w + cols0 + (tap % k[1]) * d[1]
+    arg = arg.astype(np.int64, copy=False)
+    minus_inf = np.isneginf(best)
+    if minus_inf.any():
+        # Only -inf (and padding) in the window: PyTorch's index is its first in-bounds tap.
+        first_r = rows0 + d[0] * ((-np.minimum(rows0, 0) + d[0] - 1) // d[0])
+        first_c = cols0 + d[1] * ((-np.minimum(cols0, 0) + d[1] - 1) // d[1])
+        np.copyto(arg, np.broadcast_to(first_r * w + first_c, arg.shape), where=minus_inf)
+    return best, arg
 
 
-def avg_pool2d(*args, **kwargs):
-    raise NotImplementedError("avg_pool2d is being written")
+def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
+                        input_shape: Sequence[int]) -> np.ndarray:
+    """Gradient of :func:`max_pool2d` with respect to its input.
+
+    grad_output, indices: ``(N, C, Ho, Wo)`` (indices from ``return_indices=True``);
+    input_shape: ``(N, C, H, W)``. Returns ``grad_input (N, C, H, W)`` with
+    ``grad_input[n,c].flat[indices[n,c,i,j]] += grad_output[n,c,i,j]``: each gradient goes
+    to the position of its maximum, overlapping windows add up, every other entry is 0.
+    See: chapter Pooling.
+    """
+    g = as_array(grad_output, "grad_output", ndim=4)
+    if not isinstance(indices, np.ndarray) or not np.issubdtype(indices.dtype, np.integer):
+        raise TypeError(f"indices must be an integer numpy array, got "
+                        f"{getattr(indices, 'dtype', type(indices).__name__)}")
+    if indices.shape != g.shape:
+        raise ValueError(f"indices must have the shape of grad_output {g.shape}, got {indices.shape}")
+    shape = _input_shape(input_shape)
+    n, c, h, w = shape
+    if g.shape[:2] != (n, c):
+        raise ValueError(f"grad_output has batch/channels {g.shape[:2]} but input_shape is {shape}")
+    if indices.size and (indices.min() < 0 or indices.max() >= h * w):
+        raise ValueError(f"indices must lie in [0, H*W) = [0, {h * w}), got values in "
+                         f"[{indices.min()}, {indices.max()}]")
+    plane = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    flat = (indices + plane).ravel()
+    out = np.bincount(flat, weights=g.ravel(), minlength=n * c * h * w)
+    return out.astype(g.dtype, copy=False).reshape(shape)
 
 
-def avg_pool2d_backward(*args, **kwargs):
-    raise NotImplementedError("avg_pool2d_backward is being written")
+def _input_shape(input_shape) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(int(v) for v in input_shape)
+        ok = len(shape) == 4 and all(int(v) == v for v in input_shape)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise TypeError(f"input_shape must be 4 ints (N, C, H, W), got {input_shape!r}")
+    if min(shape) < 0:
+        raise ValueError(f"input_shape must be non-negative, got {shape}")
+    return shape  # type: ignore[return-value]
 
 
-def global_avg_pool2d(*args, **kwargs):
-    raise NotImplementedError("global_avg_pool2d is being written")
+def _avg_divisor(hw, k, s, p, out_hw, count_include_pad, divisor_override, dtype):
+    """``(Ho, Wo)`` divisor of each average window, by PyTorch's rule.
+
+    The window ``[start, start + k)`` is clipped to the padded input ``[-p, H + p)``; with
+    ``count_include_pad`` its size there is the divisor, else its size within ``[0, H)``.
+    """
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
+            raise TypeError(f"divisor_override must be an int or None, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError("divisor_override must not be zero")
+        return np.full(out_hw, divisor_override, dtype=dtype)
+    sizes = []
+    for i, ki, si, pi, oi in zip(hw, k, s, p, out_hw):
+        start = np.arange(oi) * si - pi
+        end = np.minimum(start + ki, i + pi)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, i)
+        sizes.append(end - start)
+    return np.outer(sizes[0], sizes[1]).astype(dtype)
 
 
-def global_max_pool2d(*args, **kwargs):
-    raise NotImplementedError("global_max_pool2d is being written")
+def avg_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> np.ndarray:
+    """Average pooling: ``y[n,c,i,j] = sum_{a,b} x_pad[n,c, i*sh + a, j*sw + b] / D[i,j]``.
+
+    x: ``(N, C, H, W)`` -> ``(N, C, Ho, Wo)`` (zero padding). The divisor ``D`` is
+    ``divisor_override`` if given; else the window's size inside the zero-padded input
+    (``count_include_pad=True``; ceil-mode windows that run past the padding count only up to
+    it) or inside the real input (``False``) — PyTorch's rule. See: chapter Pooling.
+
+    >>> avg_pool2d(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    x = as_array(x, "x", ndim=4)
+    n, c, h, w = x.shape
+    k, s, p, d, out_hw, pads = _pool_geometry((h, w), kernel_size, stride, padding, 1, ceil_mode)
+    div = _avg_divisor((h, w), k, s, p, out_hw, count_include_pad, divisor_override, x.dtype)
+    win = windows(pad_nchw(x, pads), k, s, d, out_hw)
+    total = np.zeros((n, c) + out_hw, dtype=x.dtype)
+    for a in range(k[0]):
+        for b in range(k[1]):
+            total += win[..., a, b]
+    return total / div
+
+
+def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Sequence[int],
+                        kernel_size: IntPair, stride: Optional[IntPair] = None,
+                        padding: IntPair = 0, ceil_mode: bool = False,
+                        count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d` (same arguments) with respect to its input.
+
+    grad_output: ``(N, C, Ho, Wo)``; returns ``grad_input`` of ``input_shape (N, C, H, W)``:
+    ``grad_input[n,c,h,w] = sum over windows (i,j) containing (h,w) of g[n,c,i,j] / D[i,j]``
+    — each gradient is shared equally by its window (the adjoint of the forward pass).
+    See: chapter Pooling.
+    """
+    g = as_array(grad_output, "grad_output", ndim=4)
+    shape = _input_shape(input_shape)
+    n, c, h, w = shape
+    k, s, p, d, out_hw, pads = _pool_geometry((h, w), kernel_size, stride, padding, 1, ceil_mode)
+    if g.shape != (n, c) + out_hw:
+        raise ValueError(f"grad_output must have shape {(n, c) + out_hw} for input_shape {shape}, "
+                         f"got {g.shape}")
+    div = _avg_divisor((h, w), k, s, p, out_hw, count_include_pad, divisor_override, g.dtype)
+    share = (g / div)[..., None, None]
+    cols = np.broadcast_to(share, share.shape[:4] + k)
+    padded = add_windows(cols, (h + pads[0] + pads[1], w + pads[2] + pads[3]), s, d)
+    return np.ascontiguousarray(crop_nchw(padded, pads))
+
+
+def global_avg_pool2d(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
+    """Mean of each feature map: ``(N, C, H, W) -> (N, C, 1, 1)`` (``(N, C)`` if not keepdims).
+
+    Equals ``adaptive_avg_pool2d(x, 1)``. 全局平均池化. See: chapter Pooling.
+    """
+    x = _global_input(x)
+    return x.mean(axis=(2, 3), keepdims=bool(keepdims))
+
+
+def global_max_pool2d(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
+    """Maximum of each feature map: ``(N, C, H, W) -> (N, C, 1, 1)`` (``(N, C)`` if not keepdims).
+
+    Equals ``adaptive_max_pool2d(x, 1)``. 全局最大池化. See: chapter Pooling.
+    """
+    x = _global_input(x)
+    return x.max(axis=(2, 3), keepdims=bool(keepdims))
+
+
+def _global_input(x) -> np.ndarray:
+    x = as_array(x, "x", ndim=4)
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"x must have a non-empty feature map (H, W >= 1), got shape {x.shape}")
+    return x
