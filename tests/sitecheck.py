@@ -1,0 +1,457 @@
+"""Checks of the built HTML book, each returning a list of problems (empty = fine).
+
+Used by tests/test_site.py, and testable on their own: the tests damage a copy of the site
+(delete an image, break a link, drop an animation's frames) and assert that these functions
+report it.
+
+- `toc_pages(project_root, html_dir)`: the HTML page of every entry of `_toc.yml`.
+- `broken_local_links(html_dir, page)`: static check of every local href/src, anchors included.
+- `serve(html_dir)`: the folder over http on 127.0.0.1 (random free port), in a thread.
+- `check_page(context, base_url, page)`: one page in a Playwright browser context: HTTP 200,
+  images decoded, `to_jshtml` animations complete and steerable, embedded widgets rendered,
+  no local request failing, no JavaScript error (except the toolchain's own, listed with their
+  cause in KNOWN_TOOLCHAIN_ERRORS). Requests to any other host are aborted and recorded; a page
+  whose images depend on one fails.
+- `check_search(context, base_url, html_dir, query)`: search page, index file, a real search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+__all__ = [
+    "KNOWN_TOOLCHAIN_ERRORS",
+    "PageReport",
+    "broken_local_links",
+    "check_page",
+    "check_search",
+    "serve",
+    "toc_docnames",
+    "toc_pages",
+]
+
+# ----------------------------------------------------------------------------------------------
+# The table of contents
+# ----------------------------------------------------------------------------------------------
+
+
+def toc_docnames(toc_file: Path) -> list[str]:
+    """Every `file:` of a Jupyter Book `_toc.yml` (root first), in order, without suffix.
+
+    `glob:` entries are returned as they are (with their wildcard); `url:` entries are skipped.
+    """
+    toc = yaml.safe_load(Path(toc_file).read_text(encoding="utf-8")) or {}
+    names: list[str] = [toc["root"]] if "root" in toc else []
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for key in ("file", "glob"):
+                if key in node:
+                    names.append(str(node[key]))
+            for key in ("parts", "chapters", "sections"):
+                walk(node.get(key))
+
+    walk(toc)
+    return [_strip_suffix(n) for n in names]
+
+
+def _strip_suffix(name: str) -> str:
+    for suffix in (".ipynb", ".md", ".rst"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def toc_pages(project_root: Path, html_dir: Path) -> tuple[list[str], list[str]]:
+    """(pages, problems): the built HTML file of each `_toc.yml` entry, relative to html_dir.
+
+    An entry with no HTML file is a problem (the book was built without it).
+    """
+    pages: list[str] = []
+    problems: list[str] = []
+    for doc in toc_docnames(Path(project_root) / "_toc.yml"):
+        if any(ch in doc for ch in "*?["):
+            found = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.glob(doc + ".html"))
+            if not found:
+                problems.append(f"_toc.yml glob {doc!r} matches no built page")
+            pages += [p for p in found if p not in pages]
+            continue
+        rel = f"{doc}.html"
+        if (html_dir / rel).is_file():
+            if rel not in pages:
+                pages.append(rel)
+        else:
+            problems.append(f"_toc.yml lists {doc!r} but {rel} was not built")
+    if not (html_dir / "index.html").is_file():
+        problems.append("index.html (the site's entry page) is missing")
+    return pages, problems
+
+
+# ----------------------------------------------------------------------------------------------
+# Local links, checked on the HTML files themselves
+# ----------------------------------------------------------------------------------------------
+
+_REF_ATTRS = {"href", "src", "poster", "data"}
+_SKIP_SCHEMES = ("data:", "javascript:", "mailto:", "tel:", "blob:", "about:")
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refs: list[tuple[str, str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "id" or (name == "name" and tag == "a"):
+                self.ids.add(value)
+            elif name in _REF_ATTRS:
+                self.refs.append((tag, name, value.strip()))
+            elif name == "srcset":
+                for item in value.split(","):
+                    if item.strip():
+                        self.refs.append((tag, name, item.split()[0]))
+
+    handle_startendtag = handle_starttag
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(path: Path, mtime_ns: int) -> _Refs:  # mtime_ns: a changed file is parsed again
+    parser = _Refs()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def _parsed(path: Path) -> _Refs:
+    return _parse(path, path.stat().st_mtime_ns)
+
+
+def broken_local_links(html_dir: Path, page: str) -> list[str]:
+    """Every href/src of `page` that points into the site but at no file (or no anchor).
+
+    External URLs (with a scheme or host) are not checked here: the browser check blocks them.
+    """
+    root = Path(html_dir).resolve()
+    source = root / page
+    problems: list[str] = []
+    for tag, attr, value in _parsed(source).refs:
+        if not value or value.startswith(_SKIP_SCHEMES) or value.startswith("//"):
+            continue
+        parts = urlsplit(value)
+        if parts.scheme or parts.netloc:
+            continue
+        where = f"{page}: <{tag} {attr}={value!r}>"
+        if parts.path:
+            target = (source.parent / unquote(parts.path)).resolve()
+            if not target.is_relative_to(root):
+                problems.append(f"{where} points outside the site")
+                continue
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(f"{where}: no such file {target.relative_to(root).as_posix()}")
+                continue
+        else:
+            target = source
+        anchor = unquote(parts.fragment)
+        if anchor and anchor != "top" and target.suffix == ".html":
+            if anchor not in _parsed(target).ids:
+                rel = target.relative_to(root).as_posix()
+                problems.append(f"{where}: {rel} has no anchor #{anchor}")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------
+# Serving the site
+# ----------------------------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+        pass
+
+
+@contextlib.contextmanager
+def serve(html_dir: Path) -> Iterator[str]:
+    """Serve `html_dir` on 127.0.0.1 at a free port; yields the base URL ('http://…/')."""
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------------------------
+# One page in the browser
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PageReport:
+    """What the browser saw on one page."""
+
+    page: str
+    problems: list[str] = field(default_factory=list)
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (resource type, url)
+    ignored: list[str] = field(default_factory=list)  # known toolchain errors, see above
+
+    @property
+    def blocked_hosts(self) -> set[str]:
+        return {urlsplit(url).netloc for _, url in self.blocked}
+
+
+def _short(src: str) -> str:
+    if src.startswith("data:"):
+        return f"{src[:22]}… ({len(src) // 1024} kB inline)"
+    return src
+
+
+_IMAGES_JS = """
+async () => {
+  const imgs = Array.from(document.images);
+  for (const img of imgs) if (img.loading === 'lazy') img.loading = 'eager';
+  const settle = img => new Promise(done => {
+    if (img.complete) return done();
+    img.addEventListener('load', done); img.addEventListener('error', done);
+    setTimeout(done, 10000);
+  });
+  await Promise.all(imgs.map(settle));
+  const out = [];
+  for (const img of imgs) {
+    let decoded = img.naturalWidth > 0;
+    if (decoded) decoded = await img.decode().then(() => true, () => false);
+    out.push({src: img.getAttribute('src') || '', url: img.currentSrc || img.src || '',
+              decoded, animated: img.closest('div.animation') !== null});
+  }
+  return out;
+}
+"""
+
+# matplotlib's to_jshtml: <div class="animation"><img id="_anim_img…"> <input class="anim-slider"
+# oninput="anim….set_frame(…)"> and buttons; a script builds `anim…` (.frames: Images).
+_ANIMATIONS_JS = """
+async () => {
+  const out = [];
+  const input = (slider, k) => { slider.value = k;
+                                 slider.dispatchEvent(new Event('input', {bubbles: true})); };
+  const divs = Array.from(document.querySelectorAll('div.animation'));
+  for (const div of divs) {
+    const r = {problems: [], frames: 0, target: -1};
+    out.push(r);
+    const img = div.querySelector('img');
+    const slider = div.querySelector('input.anim-slider, input[type=range]');
+    if (!img || !slider) { r.problems.push('has no image or no slider'); continue; }
+    const m = (slider.getAttribute('oninput') || '').match(/([A-Za-z_$][\\w$]*)\\.set_frame/);
+    const anim = m ? window[m[1]] : undefined;
+    if (!anim || !anim.frames) {
+      r.problems.push('was never initialised (its script is missing or failed)'); continue; }
+    if (anim.pause_animation) anim.pause_animation();
+    const frames = Array.from(anim.frames);
+    r.frames = frames.length;
+    if (frames.length < 2) { r.problems.push(`has ${frames.length} frame(s)`); continue; }
+    await Promise.all(frames.map(f => f.complete ? null : new Promise(done => {
+      f.addEventListener('load', done); f.addEventListener('error', done);
+      setTimeout(done, 10000); })));
+    const bad = frames.map((f, k) => f.naturalWidth > 0 ? -1 : k).filter(k => k >= 0);
+    if (bad.length) {
+      r.problems.push(`${bad.length} of its ${frames.length} frames have no decoded pixels ` +
+                      `(frames ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''})`);
+      continue; }
+    const k = frames.findIndex(f => f.src !== frames[0].src);
+    if (k < 0) { r.problems.push('has only identical frames'); continue; }
+    input(slider, 0);
+    const before = img.src;
+    input(slider, k);
+    if (img.src === before || img.src !== frames[k].src) {
+      r.problems.push(`moving its slider to frame ${k} does not change the picture`); continue; }
+    const shown = await img.decode().then(() => img.naturalWidth > 0, () => false);
+    if (!shown) r.problems.push(`frame ${k} shown by the slider has no decoded pixels`);
+    input(slider, 0);
+    r.target = k;
+  }
+  return out;
+}
+"""
+
+_WIDGETS_JS = """
+() => Array.from(document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]')).map(s => {
+  const views = s.parentElement.querySelectorAll('.widget-subarea, .jupyter-widgets');
+  return Array.from(views).some(
+    v => v.getBoundingClientRect().height > 0 && v.childElementCount > 0);
+})
+"""
+
+
+# Errors of the toolchain itself, not of the book, each with its cause. Matched as substrings;
+# a page's report lists them under `ignored` so they stay visible.
+KNOWN_TOOLCHAIN_ERRORS = {
+    "Identifier 'THEBE_JS_URL' has already been declared":
+        "sphinx-thebe 0.3.1 under Sphinx 7.4 writes its inline config <script> twice into every "
+        "page; the second copy fails to redeclare the const, the first one works",
+    "Got invalid theme mode: . Resetting to auto.":
+        "pydata-sphinx-theme logs this once on a first visit (nothing in localStorage yet)",
+}
+
+
+def _is_local(url: str, base_url: str) -> bool:
+    return url.startswith(base_url) or url.startswith(("data:", "blob:", "about:"))
+
+
+def check_page(context, base_url: str, page: str, timeout_ms: int = 30_000) -> PageReport:
+    """Open `page` (relative to `base_url`) in a new tab of `context`; report what is wrong."""
+    report = PageReport(page)
+    errors: list[str] = []
+    failed: dict[str, str] = {}  # url -> what went wrong (first report wins)
+    tab = context.new_page()
+
+    def route(r) -> None:
+        request = r.request
+        if _is_local(request.url, base_url):
+            r.continue_()
+        else:  # the book must work offline: nothing leaves this machine
+            report.blocked.append((request.resource_type, request.url))
+            r.abort("blockedbyclient")
+
+    def on_console(msg) -> None:
+        # resource failures are reported below with their URL (local) or are our own blocks
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(f"console error: {msg.text[:300]}")
+
+    def on_response(response) -> None:
+        if response.status >= 400 and _is_local(response.url, base_url):
+            failed.setdefault(response.url, f"answered HTTP {response.status}")
+
+    def on_failed(request) -> None:
+        if _is_local(request.url, base_url) and not request.url.startswith("data:"):
+            failed.setdefault(request.url, f"failed: {request.failure}")
+
+    tab.route("**/*", route)
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda exc: errors.append(f"uncaught JavaScript error: {exc}{_where(exc)}"))
+    tab.on("response", on_response)
+    tab.on("requestfailed", on_failed)
+    try:
+        try:
+            response = tab.goto(base_url + page, wait_until="load", timeout=timeout_ms)
+        except Exception as exc:  # noqa: BLE001 (playwright's Error / TimeoutError)
+            report.problems.append(f"{page}: does not load: {str(exc).splitlines()[0]}")
+            return report
+        if response is None or response.status != 200:
+            status = None if response is None else response.status
+            report.problems.append(f"{page}: loads with HTTP {status}, not 200")
+            return report
+        with contextlib.suppress(Exception):  # a page polling forever still gets checked
+            tab.wait_for_load_state("networkidle", timeout=5_000)
+        report.problems += _image_problems(tab, page, base_url)
+        report.problems += _animation_problems(tab, page)
+        rendered = tab.evaluate(_WIDGETS_JS)
+        for i, ok in enumerate(rendered):
+            if not ok:
+                report.problems.append(f"{page}: embedded widget {i} did not render")
+    finally:
+        tab.close()
+    needed = [url for kind, url in report.blocked if kind in ("image", "media")]
+    for url in needed:
+        report.problems.append(f"{page}: needs an external {url} (blocked: the book is offline)")
+    for error in dict.fromkeys(errors):
+        if any(known in error for known in KNOWN_TOOLCHAIN_ERRORS):
+            report.ignored.append(error)
+        else:
+            report.problems.append(f"{page}: {error}")
+    for url, what in failed.items():
+        report.problems.append(f"{page}: local request {url[len(base_url):]} {what}")
+    return report
+
+
+def _where(exc: object) -> str:
+    """' (at file:line)' from the first frame of a JavaScript error's stack, if it has one."""
+    for line in (getattr(exc, "stack", None) or "").splitlines()[1:]:
+        if line.strip().startswith("at "):
+            return f" ({line.strip()})"
+    return ""
+
+
+def _image_problems(tab, page: str, base_url: str) -> list[str]:
+    problems = []
+    for i, img in enumerate(tab.evaluate(_IMAGES_JS)):
+        what = "animation image" if img["animated"] else "image"
+        src = img["src"] or img["url"]
+        if img["url"] and not _is_local(img["url"], base_url):
+            problems.append(f"{page}: {what} {i} comes from another host: {_short(src)}")
+        elif not img["decoded"]:
+            shown = _short(src) or "(no src)"
+            problems.append(f"{page}: {what} {i} has no decoded pixels: {shown}")
+    return problems
+
+
+def _animation_problems(tab, page: str) -> list[str]:
+    problems = []
+    for i, anim in enumerate(tab.evaluate(_ANIMATIONS_JS)):
+        problems += [f"{page}: animation {i} {p}" for p in anim["problems"]]
+        if anim["problems"]:
+            continue
+        # the buttons, clicked like a reader would: first frame, then next until it changes
+        box = tab.locator("div.animation").nth(i)
+        img = box.locator("img").first
+        first = box.locator('button[title="First frame"]')
+        after = box.locator('button[title="Next frame"]')
+        if not (first.count() and after.count()):
+            problems.append(f"{page}: animation {i} has no first-frame / next-frame buttons")
+            continue
+        first.click(timeout=5_000)
+        start = img.get_attribute("src")
+        changed = False
+        for _ in range(anim["target"]):
+            after.click(timeout=5_000)
+            if img.get_attribute("src") != start:
+                changed = True
+                break
+        if not changed:
+            problems.append(f"{page}: animation {i}: next-frame button changes nothing")
+    return problems
+
+
+def check_search(context, base_url: str, html_dir: Path, query: str) -> list[str]:
+    """The search page loads, the index file exists, and searching `query` finds pages."""
+    problems = []
+    index = Path(html_dir) / "searchindex.js"
+    if not index.is_file() or "Search.setIndex" not in index.read_text(encoding="utf-8"):
+        problems.append("searchindex.js is missing or holds no Search.setIndex(...)")
+    if not (Path(html_dir) / "search.html").is_file():
+        return problems + ["search.html is missing"]
+    report = check_page(context, base_url, "search.html")
+    problems += report.problems
+    tab = context.new_page()
+    tab.route("**/*", lambda r: r.continue_() if _is_local(r.request.url, base_url) else r.abort())
+    try:
+        tab.goto(f"{base_url}search.html?q={query}", wait_until="load")
+        hits = tab.locator("#search-results ul.search li")
+        try:
+            hits.first.wait_for(timeout=15_000)
+        except Exception:  # noqa: BLE001 (playwright's TimeoutError)
+            problems.append(f"searching {query!r} on search.html finds nothing")
+    finally:
+        tab.close()
+    return problems

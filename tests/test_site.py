@@ -1,0 +1,262 @@
+"""The built book (_build/html) opened in headless Chromium, page by page.
+
+Every page of _toc.yml: loads with HTTP 200 over a local http server, every image has decoded
+pixels, every to_jshtml animation has its frames and its slider / next button change the
+picture, every embedded widget renders, no local link or asset is broken, no JavaScript error.
+Requests to any other host are aborted (the book must work offline) and recorded.
+
+The second half proves the checker is not blind: it damages a copy of the site (deletes an
+image, corrupts another, breaks a link and an anchor, strips an animation's frames, adds an
+external image and a script error) and asserts that each fault is reported.
+
+Needs `./dev book` first (`./dev test` does it) and Debian's chromium (`./dev setup` installs
+it). Without them the module is skipped, unless $CI is set: then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import sitecheck
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    """Skip locally; in CI (which builds the book first) a missing prerequisite is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _pages_for_collection() -> list[str]:
+    """The pages to parametrize over, read from _toc.yml (built or not)."""
+    try:
+        return [f"{doc}.html" for doc in sitecheck.toc_docnames(ROOT / "_toc.yml")]
+    except (OSError, KeyError, TypeError):
+        return ["book/intro.html"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Fixtures: the site, a server, one browser for the whole module
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (HTML / "index.html").is_file():
+        _unavailable(f"the book is not built ({HTML.relative_to(ROOT)}/index.html missing): "
+                     "run ./dev book first")
+    return HTML
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -r requirements.txt)")
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} not found: apt-get install chromium (./dev setup does it)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path):
+    with sitecheck.serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def context(browser, base_url):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# The real site
+# ----------------------------------------------------------------------------------------------
+
+
+def test_every_toc_page_was_built(site: Path) -> None:
+    pages, problems = sitecheck.toc_pages(ROOT, site)
+    assert not problems, "\n".join(problems)
+    assert pages, "_toc.yml lists no page"
+
+
+def test_no_broken_local_links(site: Path) -> None:
+    pages, _ = sitecheck.toc_pages(ROOT, site)
+    extra = [p for p in ("index.html", "search.html", "genindex.html") if (site / p).is_file()]
+    problems = [p for page in pages + extra for p in sitecheck.broken_local_links(site, page)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", _pages_for_collection())
+def test_page_in_browser(page: str, site: Path, context, base_url: str, record_property) -> None:
+    if not (site / page).is_file():
+        pytest.fail(f"{page} is listed in _toc.yml but was not built", pytrace=False)
+    report = sitecheck.check_page(context, base_url, page)
+    record_property("blocked_hosts", sorted(report.blocked_hosts))
+    if report.blocked:
+        print(f"{page} tried other hosts (blocked): {sorted(report.blocked_hosts)}")
+    assert not report.problems, "\n".join(report.problems)
+
+
+def test_search_page_and_index(site: Path, context, base_url: str) -> None:
+    problems = sitecheck.check_search(context, base_url, site, "convolution")
+    assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# The checker reports damage: a broken copy of the site
+# ----------------------------------------------------------------------------------------------
+
+_ANIM_FRAMES = re.compile(r'\n\s*frames\[\d+\] = "[^"]*"')
+_PAGE_LINK = re.compile(r'<a\s[^>]*?href="([^"#:]+)\.html"')  # an <a> to another page
+EXTERNAL_IMG = "https://images.example.com/not-in-the-book.png"
+EXTERNAL_JS = "https://cdn.example.org/library.js"
+
+
+def _local_images(html: str) -> list[str]:
+    """src of the <img> outside animations that point at files of the site."""
+    return [s for s in re.findall(r'<img[^>]*?\ssrc="([^"]+)"', html)
+            if not s.startswith(("data:", "http:", "https:", "//"))]
+
+
+def _victim(site: Path) -> str | None:
+    """The first toc page with two local images, an animation and a link to another page."""
+    pages, _ = sitecheck.toc_pages(ROOT, site)
+    for page in pages:
+        html = (site / page).read_text(encoding="utf-8")
+        if (len(_local_images(html)) >= 2 and 'class="animation"' in html
+                and _ANIM_FRAMES.search(html) and _PAGE_LINK.search(html)):
+            return page
+    return None
+
+
+@pytest.fixture(scope="module")
+def damaged(site: Path, browser, tmp_path_factory):
+    """(faults, report, link problems, toc problems) for a damaged copy of the site."""
+    page = _victim(site)
+    if page is None:
+        _unavailable("no page has two images, an animation and a link to damage")
+    copy = tmp_path_factory.mktemp("site") / "html"
+    shutil.copytree(site, copy)
+    path = copy / page
+    html = path.read_text(encoding="utf-8")
+    faults: dict[str, str] = {"page": page}
+
+    # 1. delete one image file, 2. overwrite another with bytes that are no image
+    first, second = _local_images(html)[:2]
+    (path.parent / first).resolve().unlink()
+    (path.parent / second).resolve().write_bytes(b"this is not a PNG file\n" * 20)
+    faults["deleted"], faults["corrupted"] = Path(first).name, Path(second).name
+
+    # 3. a link to another page, 4. an anchor on this page
+    link = _PAGE_LINK.search(html)
+    html = html[:link.start(1)] + link.group(1) + "-missing" + html[link.end(1):]
+    faults["link"] = f"<a href='{link.group(1)}-missing.html'>"
+    html, n = re.subn(r'href="#[^"]+"', 'href="#no-such-anchor"', html, count=1)
+    faults["anchor"] = "#no-such-anchor" if n else ""
+
+    # 5. strip the frames of the first animation (its script still builds the player)
+    start = html.index("new Array(")
+    end = html.index("new Animation(", start)
+    html = html[:start] + _ANIM_FRAMES.sub("", html[start:end]) + html[end:]
+
+    # 6. an image from another host, a script from another host, a script that throws
+    html = html.replace("</body>", f'<img src="{EXTERNAL_IMG}" alt="external">'
+                        f'<script src="{EXTERNAL_JS}"></script>'
+                        '<script>throw new Error("injected failure")</script></body>', 1)
+    path.write_text(html, encoding="utf-8")
+
+    # 7. a page of the table of contents that was not built
+    pages, _ = sitecheck.toc_pages(ROOT, copy)
+    gone = next(p for p in reversed(pages) if p != page)
+    (copy / gone).unlink()
+    faults["unbuilt"] = gone
+
+    # 8. the widget manager (only if the page embeds a widget)
+    faults["widget"] = ""
+    if "application/vnd.jupyter.widget-view+json" in html:
+        for manager in copy.glob("_static/**/embed-amd.js"):
+            manager.unlink()
+            faults["widget"] = manager.name
+
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        with sitecheck.serve(copy) as url:
+            report = sitecheck.check_page(ctx, url, page)
+    finally:
+        ctx.close()
+    links = sitecheck.broken_local_links(copy, page)
+    _, toc_problems = sitecheck.toc_pages(ROOT, copy)
+    return faults, report, links, toc_problems
+
+
+def _has(problems: list[str], *words: str) -> bool:
+    return any(all(w in p for w in words) for p in problems)
+
+
+def test_checker_reports_a_deleted_image(damaged) -> None:
+    faults, report, links, _ = damaged
+    assert _has(report.problems, "no decoded pixels", faults["deleted"]), report.problems
+    assert _has(report.problems, faults["deleted"], "HTTP 404"), report.problems
+    assert _has(links, "no such file", faults["deleted"]), links
+
+
+def test_checker_reports_an_undecodable_image(damaged) -> None:
+    faults, report, links, _ = damaged
+    assert _has(report.problems, "no decoded pixels", faults["corrupted"]), report.problems
+    assert not _has(links, faults["corrupted"])  # the file is there: only the browser sees it
+
+
+def test_checker_reports_broken_links(damaged) -> None:
+    faults, _, links, _ = damaged
+    assert _has(links, "no such file", faults["link"]), links
+    if faults["anchor"]:
+        assert _has(links, "has no anchor", faults["anchor"]), links
+
+
+def test_checker_reports_missing_animation_frames(damaged) -> None:
+    faults, report, _, _ = damaged
+    assert _has(report.problems, "animation 0", "no decoded pixels"), report.problems
+
+
+def test_checker_reports_external_dependencies_and_script_errors(damaged) -> None:
+    faults, report, _, _ = damaged
+    assert {"images.example.com", "cdn.example.org"} <= report.blocked_hosts
+    assert _has(report.problems, "needs an external", EXTERNAL_IMG), report.problems
+    assert _has(report.problems, "comes from another host", EXTERNAL_IMG), report.problems
+    assert _has(report.problems, "uncaught JavaScript error", "injected failure"), report.problems
+    # a blocked external script is recorded, but is not by itself a JavaScript error
+    assert not _has(report.problems, "ERR_BLOCKED_BY_CLIENT")
+
+
+def test_checker_reports_an_unbuilt_page_and_a_dead_widget(damaged) -> None:
+    faults, report, _, toc_problems = damaged
+    assert _has(toc_problems, faults["unbuilt"], "was not built"), toc_problems
+    if faults["widget"]:
+        assert _has(report.problems, "embedded widget 0 did not render"), report.problems
+        assert _has(report.problems, faults["widget"], "HTTP 404"), report.problems
