@@ -9,16 +9,44 @@ cell ends with ``plt.show()`` itself, a test inspects the figure and closes it.
 - :func:`draw_im2col` — the patch matrix with one window's column
 - :func:`draw_memory_layout` — NCHW vs NHWC: which element sits at which address
 - :func:`block_graph` / :func:`draw_block` — a block's data-flow diagram, traced from the module
+- :func:`draw_relu_manifold` — a 2-D spiral through ReLU in n dimensions and back (MobileNetV2)
+- :func:`draw_pooling` — pooling forward and backward side by side; :func:`shift_distances` /
+  :func:`plot_shift_distances` — how far features move when the input shifts (chapter Pooling)
+- :func:`draw_rf_on_image` / :func:`draw_erf` / :func:`rf_table` — receptive fields on an image,
+  effective receptive fields, layer-by-layer tables (chapter Receptive field)
+- :func:`group_conv_mask` / :func:`shuffle_mask` / :func:`stacked_connectivity` /
+  :func:`draw_connectivity` / :func:`draw_channel_graph` — which output channels see which
+  input channels (chapter Group convolution and channel shuffle)
+- :func:`plot_macs_latency` / :func:`plot_dense_memory` — multiply-adds vs measured latency,
+  a dense block's memory vs its depth (chapters What networks cost, Dense connectivity)
 """
 
+from convlib.viz.channels import (GROUP_COLORS, compose_masks, draw_channel_graph,
+                                   draw_connectivity, gradient_connectivity, group_conv_mask,
+                                   shuffle_mask, stacked_connectivity)
 from convlib.viz.block_diagram import BLOCK_COLORS, BlockGraph, BlockNode, block_graph, draw_block
+from convlib.viz.cost_plot import plot_dense_memory, plot_macs_latency
 from convlib.viz.conv_step import animate_conv, animation_html, conv_output_map, draw_conv_step
 from convlib.viz.grid import COLORS, count_patches, draw_grid
+from convlib.viz.manifold import draw_relu_manifold, readout_error, relu_roundtrip, spiral
 from convlib.viz.layout import draw_im2col, draw_memory_layout, memory_order
+from convlib.viz.receptive_field import draw_erf, draw_rf_on_image, rf_table
+from convlib.viz.transposed import (conv_transpose_as_conv, draw_conv_matrix, draw_zero_insertion,
+                                    plot_overlap, plot_resize_conv, plot_stacked_overlap)
+from convlib.viz.dilation import (draw_dilated_kernel, draw_dilation_tower, draw_influence,
+                                  plot_rf_growth, rf_growth_table)
+from convlib.viz.pooling import (cosine_distance, draw_pooling, plot_shift_distances, shift_distances,
+                                 shift_images)
 
 __all__ = [
+    "plot_macs_latency", "plot_dense_memory",
     "draw_grid", "count_patches", "COLORS",
     "draw_conv_step", "animate_conv", "animation_html", "conv_output_map",
     "draw_im2col", "draw_memory_layout", "memory_order",
     "block_graph", "draw_block", "BlockGraph", "BlockNode", "BLOCK_COLORS",
+    "spiral", "relu_roundtrip", "readout_error", "draw_relu_manifold",
+    "draw_pooling", "shift_images", "cosine_distance", "shift_distances", "plot_shift_distances",
+    "draw_rf_on_image", "draw_erf", "rf_table",
+    "group_conv_mask", "shuffle_mask", "compose_masks", "stacked_connectivity",
+    "gradient_connectivity", "draw_connectivity", "draw_channel_graph", "GROUP_COLORS",
 ]

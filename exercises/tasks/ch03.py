@@ -214,10 +214,10 @@ def _indices_as_window(ref, a):
     ho, wo = idx.shape[-2:]
     r = (np.arange(ho) * s)[:, None] + idx // k
     col = (np.arange(wo) * s)[None, :] + idx % k
-    if (r >= h).any() or (col >= w).any():
-        return None
+    ok = ((r < h) & (col < w)).reshape(-1)  # a careful learner skips what falls outside
     out = np.zeros((n * c, h * w), dtype=g.dtype)
-    np.add.at(out, (np.repeat(np.arange(n * c), ho * wo), (r * w + col).reshape(-1)), g.reshape(-1))
+    planes = np.repeat(np.arange(n * c), ho * wo)
+    np.add.at(out, (planes[ok], (r * w + col).reshape(-1)[ok]), g.reshape(-1)[ok])
     return out.reshape(n, c, h, w)
 
 
