@@ -5,7 +5,13 @@ and ``torchvision.ops.deform_conv2d``. Each op validates its arguments once, at 
 boundary, and never modifies its inputs. Imports numpy only.
 """
 
-from convlib.functional.conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+from convlib.functional.conv import (
+    conv1d,
+    conv2d,
+    conv2d_backward,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+)
 from convlib.functional.deform import deform_conv2d, deform_conv2d_backward
 from convlib.functional.im2col import col2im, conv_matrix, im2col
 from convlib.functional.pooling import (
@@ -20,7 +26,7 @@ from convlib.functional.separable import depthwise_conv2d, pointwise_conv2d, sep
 from convlib.functional.shuffle import channel_shuffle
 
 __all__ = [
-    "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
+    "conv1d", "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
     "im2col", "col2im", "conv_matrix",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_max_pool2d",

@@ -4,14 +4,17 @@
 whose entry ``[n, c, i, j, a, b]`` is ``x[n, c, i*sh + a*dh, j*sw + b*dw]``.
 ``add_windows`` is its adjoint (col2im): it adds each window entry back to the pixel it
 came from. It loops over the ``kh * kw`` kernel taps only — never over pixels or batch.
+``conv_geometry`` validates stride/padding/dilation for an input size once, for every op.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from convlib._validate import nonnegative_pair, one_of
+from convlib._validate import nonnegative_pair, one_of, positive_pair
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -91,3 +94,33 @@ def crop_nchw(xp: np.ndarray, pads: Pads) -> np.ndarray:
     top, bottom, left, right = pads
     h, w = xp.shape[-2:]
     return xp[..., top: h - bottom, left: w - right]
+
+
+class ConvGeometry(NamedTuple):
+    """Everything about a conv2d call except the numbers in the arrays."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: Pads
+    dilation: tuple[int, int]
+    out_hw: tuple[int, int]
+
+
+def conv_geometry(in_hw: tuple[int, int], kernel: tuple[int, int], stride, padding, dilation,
+                  what: str = "x") -> ConvGeometry:
+    """Validate ``stride``/``padding``/``dilation`` of a convolution over an ``in_hw`` image.
+
+    Raises ValueError/TypeError naming the argument, including when the dilated kernel does
+    not fit in the padded input (PyTorch refuses that too).
+    """
+    stride = positive_pair(stride, "stride")
+    dilation = positive_pair(dilation, "dilation")
+    pads = resolve_padding(padding, kernel, stride, dilation)
+    padded = (in_hw[0] + pads[0] + pads[1], in_hw[1] + pads[2] + pads[3])
+    for axis, p, k, d in zip(("height", "width"), padded, kernel, dilation):
+        if d * (k - 1) + 1 > p:
+            raise ValueError(
+                f"kernel size {k} (dilated to {d * (k - 1) + 1}) is larger than the padded {what} "
+                f"{axis} {p}; use a smaller kernel or dilation, or more padding"
+            )
+    return ConvGeometry(kernel, stride, pads, dilation, output_hw(padded, kernel, stride, dilation))

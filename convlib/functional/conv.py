@@ -1,19 +1,312 @@
-"""(being written)"""
+"""Convolution and transposed convolution in numpy, forward and backward (PyTorch semantics).
 
-__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", ]
+A convolution (strictly, a cross-correlation) of ``x (N, Cin, H, W)`` with
+``weight (Cout, Cin/groups, kh, kw)`` is::
+
+    y[n, o, i, j] = bias[o] + sum_{c, a, b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
+
+where ``xp`` is ``x`` zero-padded, ``g = o // (Cout/groups)`` the group of ``o`` and
+``Cg = Cin/groups``. Here it is im2col (``columns``: a copy of every window) followed by one
+matrix product. Its backward is two more products: ``grad_weight = grad_y @ columns.T`` and
+``grad_input = col2im(weight.T @ grad_y)`` — the adjoint. The transposed convolution *is*
+that adjoint, so it reuses the same three functions with the roles swapped.
+
+See: chapter Convolution: from a sliding window to a matrix product; chapter Transposed convolution.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from convlib._validate import (
+    as_array,
+    check_groups,
+    nonnegative_pair,
+    positive_int,
+    positive_pair,
+)
+from convlib.functional._windows import (
+    ConvGeometry,
+    add_windows,
+    conv_geometry,
+    crop_nchw,
+)
+from convlib.functional.im2col import columns
+
+__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "conv1d"]
+
+IntPair = Union[int, Sequence[int]]
+Padding = Union[int, Sequence[int], str]
 
 
-def conv2d(*args, **kwargs):
-    raise NotImplementedError("conv2d is being written")
+# --- the three products every op in this module is made of -----------------------------------
+
+def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
+    """``(N, Cout, Ho, Wo)`` -> ``(groups, Cout/groups, N*Ho*Wo)``, the layout of ``columns``."""
+    n, cout, ho, wo = grad_y.shape
+    return grad_y.transpose(1, 0, 2, 3).reshape(groups, cout // groups, n * ho * wo)
 
 
-def conv2d_backward(*args, **kwargs):
-    raise NotImplementedError("conv2d_backward is being written")
+def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
+    """``y = W @ columns(x)`` per group: ``(G, Cout/G, K) @ (G, K, N*L)``."""
+    n, cout = x.shape[0], weight.shape[0]
+    w = weight.reshape(groups, cout // groups, -1)
+    y = np.matmul(w, columns(x, geom, groups))  # (G, Cout/G, N*Ho*Wo)
+    return np.ascontiguousarray(y.reshape(cout, n, *geom.out_hw).transpose(1, 0, 2, 3))
 
 
-def conv_transpose2d(*args, **kwargs):
-    raise NotImplementedError("conv_transpose2d is being written")
+def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
+                geom: ConvGeometry, groups: int, buffer: Optional[np.ndarray] = None) -> np.ndarray:
+    """The adjoint of :func:`_forward` in ``x``: ``col2im(W.T @ grad_y)``.
+
+    ``buffer``: a spare ``(G, K, N*Ho*Wo)`` array (an im2col matrix no longer needed) to hold
+    ``W.T @ grad_y`` instead of allocating another one.
+    """
+    n, cout = grad_y.shape[:2]
+    cg, kh, kw = weight.shape[1:]
+    w = weight.reshape(groups, cout // groups, -1)
+    grad_cols = np.matmul(w.transpose(0, 2, 1), _rows(grad_y, groups), out=buffer)  # (G, K, N*L)
+    six = grad_cols.reshape(cg * groups, kh, kw, n, *geom.out_hw).transpose(3, 0, 4, 5, 1, 2)
+    top, bottom, left, right = geom.pads
+    padded = (in_hw[0] + top + bottom, in_hw[1] + left + right)
+    return np.ascontiguousarray(crop_nchw(add_windows(six, padded, geom.stride, geom.dilation),
+                                          geom.pads))
 
 
-def conv_transpose2d_backward(*args, **kwargs):
-    raise NotImplementedError("conv_transpose2d_backward is being written")
+def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
+                 groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """``grad_weight = grad_y @ columns(x).T`` per group: ``(G, Cout/G, N*L) @ (G, N*L, K)``.
+
+    Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer.
+    """
+    cout, cin = grad_y.shape[1], x.shape[1]
+    cols = columns(x, geom, groups)
+    gw = np.matmul(_rows(grad_y, groups), cols.transpose(0, 2, 1))
+    return gw.reshape(cout, cin // groups, *geom.kernel), cols
+
+
+# --- argument checks (before any numpy work) ---------------------------------------------------
+
+def _dtype(*arrays: np.ndarray) -> np.dtype:
+    """float64 if any input is float64, else float32 (float16 is computed in float32)."""
+    return np.result_type(*arrays, np.float32)
+
+
+def _nonempty_weight(weight: np.ndarray) -> None:
+    if min(weight.shape) < 1:
+        raise ValueError(f"weight must have no empty axis, got shape {tuple(weight.shape)}")
+
+
+def _check_conv(x, weight, stride, padding, dilation, groups):
+    x = as_array(x, "x", 4)
+    weight = as_array(weight, "weight", 4, "(Cout, Cin/groups, kh, kw)")
+    _nonempty_weight(weight)
+    g = positive_int(groups, "groups")
+    if x.shape[1] != weight.shape[1] * g:
+        raise ValueError(
+            f"input has {x.shape[1]} channels but weight expects {weight.shape[1] * g} "
+            f"(weight.shape[1] * groups = {weight.shape[1]} * {g})"
+        )
+    check_groups(g, x.shape[1], weight.shape[0])
+    geom = conv_geometry(x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    dt = _dtype(x, weight)
+    return x.astype(dt, copy=False), weight.astype(dt, copy=False), geom, g
+
+
+def _check_transposed(x, weight, stride, padding, output_padding, groups, dilation):
+    """Validate a transposed conv; return it as the conv2d it is the adjoint of."""
+    x = as_array(x, "x", 4)
+    weight = as_array(weight, "weight", 4, "(Cin, Cout/groups, kh, kw)")
+    _nonempty_weight(weight)
+    g = positive_int(groups, "groups")
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"input has {x.shape[1]} channels but weight expects {weight.shape[0]} (weight.shape[0])"
+        )
+    check_groups(g, weight.shape[0], weight.shape[1] * g)
+    s, d = positive_pair(stride, "stride"), positive_pair(dilation, "dilation")
+    p = nonnegative_pair(padding, "padding")
+    op = nonnegative_pair(output_padding, "output_padding")
+    kernel = weight.shape[2:]
+    out_hw = []
+    for axis, i, k, si, pi, di, opi in zip(("height", "width"), x.shape[2:], kernel, s, p, d, op):
+        if opi >= si and opi >= di:
+            raise ValueError(
+                f"output_padding must be smaller than stride or dilation, got "
+                f"output_padding={output_padding!r}, stride={stride!r}, dilation={dilation!r}"
+            )
+        size = (i - 1) * si - 2 * pi + di * (k - 1) + opi + 1
+        if size < 1:
+            raise ValueError(f"padding={padding!r} is too large: the output {axis} would be {size}")
+        out_hw.append(size)
+    out_hw = tuple(out_hw)
+    geom = conv_geometry(out_hw, kernel, s, p, d)._replace(out_hw=tuple(x.shape[2:]))
+    dt = _dtype(x, weight)
+    return x.astype(dt, copy=False), weight.astype(dt, copy=False), geom, g, out_hw
+
+
+def _check_bias(bias, channels: int, dtype: np.dtype) -> Optional[np.ndarray]:
+    if bias is None:
+        return None
+    bias = as_array(bias, "bias", 1, "(Cout,)")
+    if bias.shape[0] != channels:
+        raise ValueError(f"bias must have shape ({channels},) (one per output channel), "
+                         f"got {tuple(bias.shape)}")
+    return bias.astype(dtype, copy=False)
+
+
+def _check_grad(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    grad_output = as_array(grad_output, "grad_output", 4)
+    if tuple(grad_output.shape) != tuple(shape):
+        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, "
+                         f"got {tuple(grad_output.shape)}")
+    return grad_output.astype(dtype, copy=False)
+
+
+# --- conv2d --------------------------------------------------------------------------------------
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+           stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
+           groups: int = 1) -> np.ndarray:
+    """2-D convolution, as ``torch.nn.functional.conv2d``.
+
+    ``x: (N, Cin, H, W)``, ``weight: (Cout, Cin/groups, kh, kw)``, ``bias: (Cout,)`` ->
+    ``(N, Cout, Ho, Wo)`` with ``Ho = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``::
+
+        y[n, o, i, j] = bias[o] + sum_{c,a,b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
+
+    ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after).
+    Computed as im2col plus one matrix product. float32 in, float32 out.
+
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> conv2d(x, np.ones((1, 1, 2, 2)))[0, 0]   # the sum of each 2x2 window
+    array([[10., 14., 18.],
+           [26., 30., 34.],
+           [42., 46., 50.]])
+
+    See: chapter Convolution: from a sliding window to a matrix product.
+    """
+    x, weight, geom, g = _check_conv(x, weight, stride, padding, dilation, groups)
+    bias = _check_bias(bias, weight.shape[0], x.dtype)
+    y = _forward(x, weight, geom, g)
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
+def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
+                    stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
+                    groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    ``grad_output: (N, Cout, Ho, Wo)`` (the shape conv2d returned) ->
+    ``grad_input (N, Cin, H, W)``, ``grad_weight (Cout, Cin/groups, kh, kw)``, ``grad_bias (Cout,)``::
+
+        grad_weight[o, c, a, b] = sum_{n,i,j} grad_output[n, o, i, j] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
+        grad_input = col2im(weight.T @ grad_output)   (conv_transpose2d of grad_output, with the
+                                                       output_padding that restores H, W)
+        grad_bias[o] = sum_{n,i,j} grad_output[n, o, i, j]
+
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> gx, gw, gb = conv2d_backward(np.ones((1, 1, 2, 2)), x, np.ones((1, 1, 2, 2)))
+    >>> gx[0, 0]                                  # how many windows read each pixel
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    >>> gw[0, 0], gb
+    (array([[ 8., 12.],
+           [20., 24.]]), array([4.]))
+
+    See: chapter Convolution: from a sliding window to a matrix product.
+    """
+    x, weight, geom, g = _check_conv(x, weight, stride, padding, dilation, groups)
+    grad_output = _check_grad(grad_output, (x.shape[0], weight.shape[0]) + geom.out_hw, x.dtype)
+    grad_weight, cols = _weight_grad(grad_output, x, geom, g)
+    # cols is read-only when im2col needed no copy (a view of x): then it cannot be the buffer.
+    buffer = cols if cols.flags.writeable else None
+    grad_input = _input_grad(grad_output, weight, x.shape[2:], geom, g, buffer=buffer)
+    return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
+
+
+# --- transposed convolution: the adjoint of conv2d -------------------------------------------
+
+def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> np.ndarray:
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    ``x: (N, Cin, H, W)``, ``weight: (Cin, Cout/groups, kh, kw)``, ``bias: (Cout,)`` ->
+    ``(N, Cout, Ho, Wo)`` with ``Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1``.
+    It is the adjoint (matrix transpose) of ``conv2d(., weight, stride, padding, dilation,
+    groups)``: every input pixel scatters ``x[n, c, i, j] * weight[c, o, a, b]`` onto output
+    pixel ``(i*sh + a*dh - ph, j*sw + b*dw - pw)``. ``output_padding`` (< stride or < dilation)
+    adds rows/columns at the end, choosing among the input sizes that conv2d maps to ``H``.
+
+    >>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)))[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+
+    See: chapter Transposed convolution.
+    """
+    x, weight, geom, g, out_hw = _check_transposed(x, weight, stride, padding, output_padding,
+                                                   groups, dilation)
+    bias = _check_bias(bias, weight.shape[1] * g, x.dtype)
+    y = _input_grad(x, weight, out_hw, geom, g)
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
+def conv_transpose2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
+                              stride: IntPair = 1, padding: IntPair = 0,
+                              output_padding: IntPair = 0, groups: int = 1,
+                              dilation: IntPair = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv_transpose2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    The adjoint of an adjoint is the original map, so ``grad_input`` is the plain convolution
+    ``conv2d(grad_output, weight, stride=stride, padding=padding, dilation=dilation,
+    groups=groups)``, ``grad_weight[c, o, a, b] = sum_{n,i,j} x[n, c, i, j] *
+    grad_output_padded[n, g*Cg + o, i*sh + a*dh, j*sw + b*dw]`` (conv2d's weight gradient with
+    the roles of input and output swapped) and ``grad_bias`` sums ``grad_output`` over N, H, W.
+
+    >>> gx, gw, gb = conv_transpose2d_backward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
+    ...                                        np.ones((1, 1, 2, 2)))
+    >>> gx[0, 0], gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]]), array([[4., 4.],
+           [4., 4.]]), array([9.]))
+
+    See: chapter Transposed convolution.
+    """
+    x, weight, geom, g, out_hw = _check_transposed(x, weight, stride, padding, output_padding,
+                                                   groups, dilation)
+    grad_output = _check_grad(grad_output, (x.shape[0], weight.shape[1] * g) + out_hw, x.dtype)
+    grad_input = _forward(grad_output, weight, geom, g)
+    grad_weight = _weight_grad(x, grad_output, geom, g)[0]
+    return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
+
+
+# --- conv1d: the H = 1 case -------------------------------------------------------------------
+
+def conv1d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+           stride: Union[int, Sequence[int]] = 1, padding: Union[int, Sequence[int], str] = 0,
+           dilation: Union[int, Sequence[int]] = 1, groups: int = 1) -> np.ndarray:
+    """1-D convolution, as ``torch.nn.functional.conv1d``: :func:`conv2d` on a height-1 image.
+
+    ``x: (N, Cin, L)``, ``weight: (Cout, Cin/groups, k)`` -> ``(N, Cout, Lo)``::
+
+        y[n, o, i] = bias[o] + sum_{c,a} weight[o, c, a] * xp[n, g*Cg + c, i*s + a*d]
+
+    >>> conv1d(np.array([[[1.0, 2.0, 3.0, 4.0]]]), np.array([[[1.0, -1.0]]]))
+    array([[[-1., -1., -1.]]])
+
+    See: chapter Convolution: from a sliding window to a matrix product.
+    """
+    x = as_array(x, "x", 3)
+    weight = as_array(weight, "weight", 3, "(Cout, Cin/groups, k)")
+    (s,), (d,) = positive_pair(stride, "stride", 1), positive_pair(dilation, "dilation", 1)
+    p = padding if isinstance(padding, str) else (0, nonnegative_pair(padding, "padding", 1)[0])
+    return conv2d(x[:, :, None, :], weight[:, :, None, :], bias, (1, s), p, (1, d), groups)[:, :, 0]

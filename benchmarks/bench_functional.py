@@ -1,0 +1,164 @@
+"""Speed and memory of convlib's numpy core against PyTorch, on this machine, in this run.
+
+    python benchmarks/bench_functional.py            # all cases
+    python benchmarks/bench_functional.py --quick    # the required case only, fewer repeats
+    python benchmarks/bench_functional.py --threads 1  # both libraries on one thread
+
+For each case: the best of R interleaved runs of convlib and of torch (numpy and torch take
+turns, so background load hits both alike), their ratio, and the peak memory the numpy path
+allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
+threads as numpy's BLAS. Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
+Not a test: speed is measured here, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import os
+import time
+import tracemalloc
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convlib.functional import conv2d, conv2d_backward, max_pool2d
+
+
+def _openblas(verb: str):
+    """The ``get``/``set`` num-threads function of numpy's bundled OpenBLAS, or None."""
+    libdir = os.path.dirname(np.__file__) + ".libs"
+    for path in glob.glob(os.path.join(libdir, "*openblas*")):
+        lib = ctypes.CDLL(path)  # already loaded by numpy: this returns the same library
+        for name in (f"scipy_openblas_{verb}_num_threads64_", f"scipy_openblas_{verb}_num_threads",
+                     f"openblas_{verb}_num_threads64_", f"openblas_{verb}_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)
+    return None
+
+
+def numpy_blas_threads() -> int:
+    """Threads of numpy's bundled OpenBLAS (asked directly), else what the environment says."""
+    get = _openblas("get")
+    if get is not None:
+        return int(get())
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return len(os.sched_getaffinity(0))
+
+
+def best_of(fns: list, repeats: int) -> list[float]:
+    """Best wall time of each function, running them in turn ``repeats`` times (after a warm-up)."""
+    for f in fns:
+        f()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def peak_extra_mb(f) -> float:
+    """Peak bytes allocated while ``f`` runs, above what was allocated before it started."""
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    f()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 2**20
+
+
+def conv_cases(quick: bool):
+    # (label, N, Cin, Cout, H=W, k, stride, padding, groups)
+    cases = [("ResNet stage 1", 8, 64, 64, 56, 3, 1, 1, 1)]
+    if not quick:
+        cases += [
+            ("ResNet stage 2", 8, 128, 128, 28, 3, 1, 1, 1),
+            ("stem 7x7/2", 4, 3, 64, 224, 7, 2, 3, 1),
+            ("1x1 bottleneck", 8, 256, 64, 56, 1, 1, 0, 1),
+            ("grouped g=32", 8, 128, 128, 28, 3, 1, 1, 32),
+        ]
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the required case only")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="set numpy's BLAS and torch to this many threads (default: numpy's)")
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 7)
+
+    if args.threads is not None:
+        setter = _openblas("set")
+        if setter is None:
+            parser.error("cannot set numpy's BLAS threads here; use OPENBLAS_NUM_THREADS")
+        setter(args.threads)
+    threads = numpy_blas_threads()
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
+          f"{threads} threads each; best of {repeats} interleaved runs")
+    load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
+    print(f"load average {load:.1f} on {cores} cores"
+          + (" -- machine busy: multi-threaded BLAS suffers most, ratios are unreliable "
+             "(rerun when idle, or with --threads 1)" if load > cores - 0.5 else "") + "\n")
+    header = f"{'op':<17}{'case':<40}{'convlib ms':>11}{'torch ms':>10}{'ratio':>7}{'target':>8}" \
+             f"{'peak extra MB':>15}"
+    print(header)
+    print("-" * len(header))
+
+    def row(op, case, t_np, t_torch, target, mb):
+        ratio = t_np / t_torch
+        verdict = "ok" if ratio <= target else "OVER"
+        print(f"{op:<17}{case:<40}{t_np * 1e3:>11.1f}{t_torch * 1e3:>10.1f}{ratio:>7.2f}"
+              f"{'<=' + str(target):>6} {verdict:<4}{mb:>11.1f}")
+
+    for label, n, cin, cout, hw, k, s, p, g in conv_cases(args.quick):
+        x = rng.standard_normal((n, cin, hw, hw), dtype=np.float32)
+        w = rng.standard_normal((cout, cin // g, k, k), dtype=np.float32) * 0.05
+        b = np.zeros(cout, np.float32)
+        kw = dict(stride=s, padding=p, groups=g)
+        case = f"{label}: N={n} {cin}->{cout} {hw}x{hw} k{k} s{s} p{p}"
+        xt, wt, bt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+        with torch.no_grad():
+            t_np, t_torch = best_of([lambda: conv2d(x, w, b, **kw),
+                                     lambda: F.conv2d(xt, wt, bt, **kw)], repeats)
+        row("conv2d forward", case, t_np, t_torch, 2, peak_extra_mb(lambda: conv2d(x, w, b, **kw)))
+
+        gy = rng.standard_normal(conv2d(x, w, **kw).shape, dtype=np.float32)
+        gt = torch.from_numpy(gy)
+        # torch's backward alone (no forward): the op autograd calls for a convolution.
+        torch_bwd = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
+            gt, xt, wt, [cout], [s, s], [p, p], [1, 1], False, [0, 0], g, [True, True, True])
+        t_np, t_torch = best_of([lambda: conv2d_backward(gy, x, w, **kw), torch_bwd], repeats)
+        row("conv2d backward", case, t_np, t_torch, 3,
+            peak_extra_mb(lambda: conv2d_backward(gy, x, w, **kw)))
+
+    pool_cases = [("ResNet max pool", 8, 64, 112, 3, 2, 1)]
+    if not args.quick:
+        pool_cases.append(("2x2/2", 8, 64, 56, 2, 2, 0))
+    for label, n, c, hw, k, s, p in pool_cases:
+        x = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
+        case = f"{label}: N={n} C={c} {hw}x{hw} k{k} s{s} p{p}"
+        try:
+            max_pool2d(x, k, stride=s, padding=p)
+        except NotImplementedError:
+            print(f"{'max_pool2d':<17}{case:<40}{'pending':>11}")
+            continue
+        xt = torch.from_numpy(x)
+        t_np, t_torch = best_of([lambda: max_pool2d(x, k, stride=s, padding=p),
+                                 lambda: F.max_pool2d(xt, k, stride=s, padding=p)], repeats)
+        row("max_pool2d", case, t_np, t_torch, 2,
+            peak_extra_mb(lambda: max_pool2d(x, k, stride=s, padding=p)))
+
+
+if __name__ == "__main__":
+    main()
