@@ -1,0 +1,107 @@
+"""How long one widget update takes: the call an explorer makes when a control moves.
+
+    python benchmarks/bench_widgets.py            # every registered explorer
+    python benchmarks/bench_widgets.py rf         # only names containing "rf"
+
+Target (issue "Part I chapters"): under 50 ms per update. Each case times the pure view
+function (state + rendering, what the widget calls), best and median of R runs after a warm-up,
+and the update through the real ipywidgets shell when the case gives one. Not a test: speed is
+measured here, never asserted.
+
+To add your explorer, append to CASES a ``(name, update)`` pair: ``update`` is a function with
+no arguments that performs one update (vary the setting with a counter so nothing is cached).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+import time
+from typing import Callable
+
+TARGET_MS = 50.0
+REPEATS = 30
+
+
+def _rf_cases() -> list[tuple[str, Callable[[], object]]]:
+    from convlib.widgets.receptive_field import PRESETS, rf_explorer, rf_view
+
+    stacks = list(PRESETS.values())
+    counter = itertools.count()
+
+    def view_small():
+        n = next(counter)
+        return rf_view(stacks[n % len(stacks)], 16 + n % 8)
+
+    def view_large():
+        n = next(counter)
+        return rf_view([(3, 1, 1, 1)] * 6 + [(2, 2, 0, 1)], 40, (n % 20, 7))
+
+    box = rf_explorer()
+    size_slider = box.children[2].children[0]
+
+    def widget_update():
+        size_slider.value = 12 + next(counter) % 28   # one slider move -> one redraw
+
+    return [("rf_view: preset stacks, 16-23 px input", view_small),
+            ("rf_view: 7 layers, 40 px input", view_large),
+            ("rf_explorer: input-size slider move (widget shell)", widget_update)]
+
+
+def _arithmetic_cases() -> list[tuple[str, Callable[[], object]]]:
+    from convlib.widgets.arithmetic import arithmetic_explorer, arithmetic_view
+
+    counter = itertools.count()
+
+    def view_small():
+        n = next(counter)
+        return arithmetic_view(6 + n % 3, 3, 2, 1, 1 + n % 2)
+
+    def view_large():
+        n = next(counter)
+        return arithmetic_view(12, 1 + n % 7, 1, 4, 1)   # 12 + 8 padded cells, up to 20 rows
+
+    box = arithmetic_explorer()
+    input_slider = box.children[0].children[0].children[0]
+
+    def widget_update():
+        input_slider.value = 1 + next(counter) % 12       # one slider move -> one redraw
+
+    return [("arithmetic_view: i=6-8, k=3, s=2, p=1", view_small),
+            ("arithmetic_view: i=12, p=4, s=1 (largest table)", view_large),
+            ("arithmetic_explorer: input-size slider move (widget shell)", widget_update)]
+
+
+# name -> function returning [(case name, update)]; add your explorer's cases here
+CASES: dict[str, Callable[[], list]] = {
+    "rf (receptive field)": _rf_cases,
+    "arithmetic (padding, stride, dilation)": _arithmetic_cases,
+}
+
+
+def _time(update: Callable[[], object]) -> tuple[float, float]:
+    update()  # warm-up
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        update()
+        times.append((time.perf_counter() - t) * 1e3)
+    return min(times), statistics.median(times)
+
+
+def main(argv: list[str]) -> int:
+    pattern = argv[0] if argv else ""
+    print(f"widget update time, best / median of {REPEATS} (target < {TARGET_MS:.0f} ms)")
+    for group, make in CASES.items():
+        if pattern not in group:
+            continue
+        for name, update in make():
+            best, median = _time(update)
+            verdict = "ok" if median < TARGET_MS else "SLOW"
+            print(f"  {name:<58s} {best:7.2f} / {median:7.2f} ms  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
