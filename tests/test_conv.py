@@ -7,7 +7,6 @@ tie the ops together (the transposed conv is conv2d's input gradient) and a hand
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -18,22 +17,9 @@ from convlib.functional import conv2d, conv2d_backward, conv_transpose2d, conv_t
 from convlib.functional.conv import conv1d
 from oracle import assert_close
 
-pytestmark = [pytest.mark.conv, pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")]
+pytestmark = [pytest.mark.conv, pytest.mark.usefixtures("torch_for_tiny_shapes"), pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_for_tiny_shapes():
-    """One thread and no oneDNN for the oracle: on hundreds of tiny shapes, thread start-up and
-    oneDNN's per-shape kernel compilation cost 10x more CPU than the convolutions themselves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "TF32 acceleration on top of oneDNN ..."
-        flags = torch.backends.mkldnn.flags(enabled=False)
-        flags.__enter__()
-    yield
-    flags.__exit__(None, None, None)
-    torch.set_num_threads(threads)
 
 DTYPES = (np.float32, np.float64)
 

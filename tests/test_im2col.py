@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -12,22 +11,9 @@ import torch.nn.functional as F
 from convlib.functional import col2im, conv2d, conv_matrix, conv_transpose2d, im2col
 from oracle import assert_close
 
-pytestmark = pytest.mark.conv
+pytestmark = [pytest.mark.conv, pytest.mark.usefixtures("torch_for_tiny_shapes")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_for_tiny_shapes():
-    """One thread and no oneDNN for the oracle: on hundreds of tiny shapes, thread start-up and
-    oneDNN's per-shape kernel compilation cost 10x more CPU than the convolutions themselves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "TF32 acceleration on top of oneDNN ..."
-        flags = torch.backends.mkldnn.flags(enabled=False)
-        flags.__enter__()
-    yield
-    flags.__exit__(None, None, None)
-    torch.set_num_threads(threads)
 
 
 def unfold_config(seed: int) -> dict:
