@@ -1,6 +1,6 @@
 """The smallest blocks: conv-BN-activation and the MobileNetV1 depthwise-separable block.
 
-See: chapter Depthwise separable convolution.
+See: chapter Pointwise, depthwise and depthwise-separable convolution.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class DepthwiseSeparable(nn.Sequential):
     reference MobileNet code, with the ReLUs the paper puts after each BatchNorm.
     Children: ``depthwise``, ``pointwise`` (each a :class:`ConvBNAct`).
 
-    See: chapter Depthwise separable convolution.
+    See: chapter Pointwise, depthwise and depthwise-separable convolution.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:

@@ -10,7 +10,7 @@ notes): weights in TensorFlow's layout, ``"SAME"`` / ``"VALID"`` padding by Tens
 ``rate`` for dilation and NHWC by default. ``depthwise_conv2d`` / ``pointwise_conv2d`` follow
 PyTorch's NCHW / OIHW conventions like the rest of convlib.
 
-See: chapter Depthwise, separable and shuffled convolutions.
+See: chapter Pointwise, depthwise and depthwise-separable convolution.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
         y[n, c*M+m, i, j] = bias[c*M+m] + sum_{a,b} weight[c*M+m, 0, a, b] * xp[n, c, i*sh + a*dh, j*sw + b*dw]
 
     That is ``conv2d(x, weight, bias, stride, padding, dilation, groups=C)`` (same padding
-    words and output size). 深度卷积. See: chapter Depthwise, separable and shuffled convolutions.
+    words and output size). 深度卷积.
+    See: chapter Pointwise, depthwise and depthwise-separable convolution.
     """
     x = as_array(x, "x", ndim=4)
     weight = as_array(weight, "weight", ndim=4, layout="(C*depth_multiplier, 1, kh, kw)")
@@ -60,8 +61,8 @@ def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
 
     x: ``(N, Cin, H, W)``; weight: ``(Cout, Cin, 1, 1)`` or ``(Cout, Cin)``; bias: ``(Cout,)``.
     Returns ``(N, Cout, H, W)``: one matrix product ``weight @ x[n].reshape(Cin, H*W)``,
-    equal to ``conv2d`` with a 1x1 kernel. 逐点卷积. See: chapter Depthwise, separable and
-    shuffled convolutions.
+    equal to ``conv2d`` with a 1x1 kernel. 逐点卷积. See: chapter Pointwise, depthwise and
+    depthwise-separable convolution.
     """
     x = as_array(x, "x", ndim=4)
     weight = as_array(weight, "weight")
@@ -128,7 +129,7 @@ def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray,
     ``ceil(H / s)``, total padding ``max((ceil(H/s) - 1)*s + rate*(k-1) + 1 - H, 0)``, the odd
     pixel at the bottom/right) or "VALID" (none). ``rate`` (dilation) > 1 needs stride 1, as
     in TensorFlow. Output in ``data_format``. 深度可分离卷积.
-    See: chapter Depthwise, separable and shuffled convolutions.
+    See: chapter Pointwise, depthwise and depthwise-separable convolution.
     """
     fmt = one_of(data_format, "data_format", ("NHWC", "NCHW"))
     x = as_array(x, "x", ndim=4, layout="(N, H, W, C)" if fmt == "NHWC" else "(N, C, H, W)")

@@ -4,7 +4,7 @@ After a grouped convolution each group only sees its own channels. Shuffling int
 the groups so that the next grouped convolution mixes information across them:
 reshape ``(N, g, C/g, ...)`` -> swap the two channel axes -> flatten back.
 
-See: chapter Depthwise, separable and shuffled convolutions.
+See: chapter Group convolution and channel shuffle.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
     x: ``(N, C, *spatial)`` (e.g. ``(N, C, H, W)``); ``groups`` must divide ``C``.
     Returns a new array of the same shape, equal to ``torch.nn.functional.channel_shuffle``.
     Shuffling with ``C // groups`` groups undoes a shuffle with ``groups`` groups.
-    通道混洗. See: chapter Depthwise, separable and shuffled convolutions.
+    通道混洗. See: chapter Group convolution and channel shuffle.
 
     >>> channel_shuffle(np.arange(6.).reshape(1, 6, 1, 1), 2)[0, :, 0, 0]
     array([0., 3., 1., 4., 2., 5.])
