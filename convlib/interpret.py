@@ -188,27 +188,34 @@ def saliency(model: nn.Module, image: np.ndarray, target: int) -> np.ndarray:
     return x.grad[0].abs().amax(0).numpy()
 
 
-def activation_maximization(model: nn.Sequential, layer: str, channel: int, size: int = 32,
+def activation_maximization(model: nn.Sequential, layer: str, channel: int | Sequence[int], size: int = 32,
                             steps: int = 96, lr: float = 0.05, decay: float = 1e-3,
                             jitter: int = 2, blur_every: int = 8, seed: int = 0) -> np.ndarray:
     """An input (3, size, size) in [0, 1] that strongly excites ``channel`` of ``layer``.
 
     Gradient ascent on the mean activation, with the regularisers that make the picture
     readable (Yosinski et al. 2015): L2 decay, random jitter, and a periodic small blur.
+    ``channel`` may be a sequence of K channels: they are optimised together as one batch
+    (each image only for its own channel) and the result is (K, 3, size, size).
     """
     named = _layers(model)
     stop = _layer_index(named, layer)
     sub = nn.Sequential(*[m for _, m in named[: stop + 1]]).eval()
+    single = not isinstance(channel, (list, tuple, np.ndarray))
+    chans = [nonnegative_int(c, "channel") for c in ([channel] if single else channel)]
+    if not chans:
+        raise ValueError("channel must name at least one channel")
     gen = torch.Generator().manual_seed(seed)
-    x = (0.5 + 0.01 * torch.randn(1, 3, size, size, generator=gen)).requires_grad_(True)
+    x = (0.5 + 0.01 * torch.randn(len(chans), 3, size, size, generator=gen)).requires_grad_(True)
+    pick = torch.arange(len(chans)), torch.tensor(chans)
     opt = torch.optim.Adam([x], lr=lr)
     blur = torch.tensor([1.0, 2.0, 1.0]) / 4
     kernel = (blur[:, None] * blur[None, :]).expand(3, 1, 3, 3)
     for step in range(steps):
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist()
         shifted = torch.roll(x, (dy, dx), (2, 3))
-        act = sub(shifted)[0, channel]
-        loss = -act.mean() + decay * (x - 0.5).pow(2).sum()
+        act = sub(shifted)[pick]  # (K, h, w): image k's own channel
+        loss = -act.mean(dim=(1, 2)).sum() + decay * (x - 0.5).pow(2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -217,4 +224,4 @@ def activation_maximization(model: nn.Sequential, layer: str, channel: int, size
             if blur_every and (step + 1) % blur_every == 0:
                 x.copy_(nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"),
                                              kernel, groups=3))
-    return x.detach()[0].numpy()
+    return x.detach()[0].numpy() if single else x.detach().numpy()

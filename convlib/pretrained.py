@@ -9,6 +9,10 @@ Architecture (input 3×32×32): conv k×k (16) → BN → ReLU → max-pool 2 �
 ReLU → max-pool 2 → conv 3×3 (64) → BN → ReLU → global average pool → linear 10. ``first_kernel`` and
 ``first_stride`` change the first layer only: the ZFNet experiment (Zeiler & Fergus 2014)
 compares a coarse first layer (large kernel, large stride) with a fine one.
+
+Shipped weights (held-out accuracy on ``held_out_set()``, 2 000 images): ``shapes_cnn_k5s1.pt``,
+the fine default (5×5, stride 1): 99.90 %; ``shapes_cnn_k9s3.pt``, the coarse first layer
+(9×9, stride 3, no padding): 99.15 % (``python -m convlib.pretrained 9 3`` retrains it).
 """
 
 from __future__ import annotations
