@@ -3,7 +3,7 @@
 Chapters whose code needs only numpy and matplotlib run in the reader's browser, in
 JupyterLite with the Pyodide kernel (jupyterlite-sphinx builds the site into
 ``_build/html/lite`` at the end of the book build). Chapter authors write one of two
-directives in a markdown cell (see notes/book_conventions.md):
+directives in a markdown cell (see CONTRIBUTING.md):
 
 ``{try-live}``
     a button "Run this chapter in your browser". At build time the chapter notebook is
