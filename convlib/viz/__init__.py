@@ -6,6 +6,9 @@ cell ends with ``plt.show()`` itself, a test inspects the figure and closes it.
 - :func:`draw_grid` — a 2-D array as numbered cells, with highlighted and padding cells
 - :func:`draw_conv_step` — input window, kernel, output cell (Dumoulin & Visin style)
 - :func:`animate_conv` — one frame per output position; :func:`animation_html` embeds it offline
+- :func:`draw_arithmetic_panel` / :func:`draw_arithmetic_panels` /
+  :func:`animate_arithmetic_panels` — Dumoulin & Visin's relationships, several per animation
+  (chapter Padding, stride and dilation)
 - :func:`draw_im2col` — the patch matrix with one window's column
 - :func:`draw_memory_layout` — NCHW vs NHWC: which element sits at which address
 - :func:`block_graph` / :func:`draw_block` — a block's data-flow diagram, traced from the module
@@ -19,8 +22,13 @@ cell ends with ``plt.show()`` itself, a test inspects the figure and closes it.
   input channels (chapter Group convolution and channel shuffle)
 - :func:`plot_macs_latency` / :func:`plot_dense_memory` — multiply-adds vs measured latency,
   a dense block's memory vs its depth (chapters What networks cost, Dense connectivity)
+- :func:`draw_sampling_grids` / :func:`draw_bilinear` / :func:`plot_offset_fit` — where a
+  deformable kernel samples, one bilinear sample, a fit of the offsets (chapter Deformable
+  convolution)
 """
 
+from convlib.viz.arithmetic import (animate_arithmetic_panels, draw_arithmetic_panel,
+                                    draw_arithmetic_panels)
 from convlib.viz.channels import (GROUP_COLORS, compose_masks, draw_channel_graph,
                                    draw_connectivity, gradient_connectivity, group_conv_mask,
                                    shuffle_mask, stacked_connectivity)
@@ -35,10 +43,15 @@ from convlib.viz.transposed import (conv_transpose_as_conv, draw_conv_matrix, dr
                                     plot_overlap, plot_resize_conv, plot_stacked_overlap)
 from convlib.viz.dilation import (draw_dilated_kernel, draw_dilation_tower, draw_influence,
                                   plot_rf_growth, rf_growth_table)
+from convlib.viz.inside import (filter_grid_image, plot_attributions, plot_feature_maps,
+                                plot_filter_comparison, plot_filters, plot_heatmaps,
+                                plot_occlusion_table, projection_rgb, to_rgb, upsample)
+from convlib.viz.deformable import draw_bilinear, draw_sampling_grids, plot_offset_fit
 from convlib.viz.pooling import (cosine_distance, draw_pooling, plot_shift_distances, shift_distances,
                                  shift_images)
 
 __all__ = [
+    "draw_arithmetic_panel", "draw_arithmetic_panels", "animate_arithmetic_panels",
     "plot_macs_latency", "plot_dense_memory",
     "draw_grid", "count_patches", "COLORS",
     "draw_conv_step", "animate_conv", "animation_html", "conv_output_map",
@@ -49,4 +62,8 @@ __all__ = [
     "draw_rf_on_image", "draw_erf", "rf_table",
     "group_conv_mask", "shuffle_mask", "compose_masks", "stacked_connectivity",
     "gradient_connectivity", "draw_connectivity", "draw_channel_graph", "GROUP_COLORS",
+    "filter_grid_image", "plot_filters", "plot_filter_comparison", "plot_heatmaps",
+    "plot_feature_maps", "plot_occlusion_table", "plot_attributions", "to_rgb", "projection_rgb",
+    "upsample",
+    "draw_sampling_grids", "draw_bilinear", "plot_offset_fit",
 ]
