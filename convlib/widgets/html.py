@@ -29,7 +29,8 @@ def _pair(values) -> str:
 
 
 def _cell(text: str, bg: str, fg: str = "#000", border: str = "1px solid #555",
-          title: str = "", role: str = "") -> str:
+          role: str = "", title: str = "") -> str:
+    """One ``<td>`` of an explorer's grid; ``role`` (a ``data-role``) lets tests find it."""
     tip = f' title="{_html.escape(title)}"' if title else ""
     tip += f' data-role="{role}"' if role else ""
     return (f'<td style="{_CELL}background:{bg};color:{fg};border:{border}"{tip}>'
@@ -71,9 +72,9 @@ def sliding_window_html(x: np.ndarray, weight: np.ndarray, state: dict,
             if (pr, pc) in in_window:
                 row.append(_cell(text, WINDOW_PAD if pad else WINDOW, "#fff",
                                  "2px dashed #08306b" if pad else "2px solid #08306b",
-                                 f"x[{r}, {c}]{' (padding)' if pad else ''}, "
-                                 f"kernel weight {_num(in_window[(pr, pc)])}",
-                                 "window-padding" if pad else "window"))
+                                 role="window-padding" if pad else "window",
+                                 title=f"x[{r}, {c}]{' (padding)' if pad else ''}, "
+                                 f"kernel weight {_num(in_window[(pr, pc)])}"))
             else:
                 row.append(_cell(text, PADDING if pad else INPUT, "#999" if pad else "#000", border,
                                  role="padding" if pad else ""))

@@ -20,7 +20,8 @@ import numpy as np
 
 from convlib import functional as F
 from convlib._validate import as_array, as_pair, nonnegative_int, one_of, positive_pair
-from convlib.widgets.html import message_html
+from convlib.widgets.html import _cell as _td
+from convlib.widgets.html import _table, message_html
 
 __all__ = ["pooling_state", "pooling_html", "pooling_view", "pooling_explorer", "pooling_static",
            "demo_pool_input", "GALLERY"]
@@ -169,33 +170,17 @@ def pooling_state(x: Any, kernel_size: IntPair = 2, stride: Optional[IntPair] = 
 
 
 # ---- HTML rendering (what the widget shows) ---------------------------------------------
-_CELL = ("width:30px;height:30px;text-align:center;vertical-align:middle;padding:0;"
-         "font:12px monospace;")
 COLOURS = {"input": "#c6dbef", "padding": "#ffffff", "beyond": "#eeeeee", "window": "#2171b5",
            "argmax": "#d94801", "output": "#c7e9c0", "current": "#238b45", "grad": "#fdd0a2",
            "grad_hot": "#e6550d", "zero": "#f7f7f7"}
 
 
 def _num(v: float) -> str:
+    """Short cell text: integers as such, other values with two decimals at most."""
     v = float(v)
     if v == int(v) and abs(v) < 1e6:
         return str(int(v))
     return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) >= 0.01 else f"{v:.1g}"
-
-
-def _td(text: str, bg: str, fg: str = "#000", border: str = "1px solid #555", role: str = "",
-        title: str = "") -> str:
-    extra = f' data-role="{role}"' if role else ""
-    extra += f' title="{_html.escape(title)}"' if title else ""
-    return (f'<td style="{_CELL}background:{bg};color:{fg};border:{border}"{extra}>'
-            f"{_html.escape(text)}</td>")
-
-
-def _table(caption: str, rows: list[list[str]]) -> str:
-    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
-    return ('<div style="display:inline-block;vertical-align:top;margin-right:16px">'
-            f'<div style="font:13px sans-serif;margin-bottom:4px">{_html.escape(caption)}</div>'
-            f'<table style="border-collapse:collapse;margin:0">{body}</table></div>')
 
 
 def pooling_html(x: np.ndarray, state: dict) -> str:
