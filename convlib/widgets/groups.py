@@ -18,7 +18,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from convlib._validate import positive_int
-from convlib.viz.channels import GROUP_COLORS, group_conv_mask, stacked_connectivity
 
 _THICK, _THIN = "2px solid #444", "1px solid #ddd"
 
@@ -34,6 +33,8 @@ def groups_state(channels: int, groups: int) -> dict:
     pairs. ``groups`` must divide ``channels``.
     See: chapter Group convolution and channel shuffle.
     """
+    from convlib.viz.channels import group_conv_mask, stacked_connectivity  # loads matplotlib
+
     c = positive_int(channels, "channels")
     g = positive_int(groups, "groups")
     if c % g:
@@ -55,6 +56,8 @@ def connectivity_html(mask: np.ndarray, groups: int, caption: str = "", cell: in
     """A connectivity mask ``[out, in]`` as an HTML table: a connected cell is coloured by the
     group of its INPUT channel, an empty one is white; thicker borders separate the groups.
     Cells carry ``data-on="1"`` when connected."""
+    from convlib.viz.channels import GROUP_COLORS
+
     m = np.asarray(mask, bool)
     rows, cols = m.shape
     cell = cell or max(5, min(14, 200 // max(rows, cols)))

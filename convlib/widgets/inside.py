@@ -17,7 +17,6 @@ import io
 from dataclasses import dataclass
 from typing import Sequence
 
-import matplotlib.image as mpimg
 import numpy as np
 
 from convlib._validate import as_array, nonnegative_int, one_of, positive_int
@@ -104,6 +103,8 @@ def inside_state(bank: ActivationBank, image: int, layer: str, channel: int,
 
 def png_data_uri(array: np.ndarray, cmap: str = "magma", vmin=None, vmax=None) -> str:
     """A ``data:image/png`` URI of ``array`` — (h, w) through ``cmap``, or (h, w, 3) RGB."""
+    import matplotlib.image as mpimg  # only when a picture is made: `import convlib` stays light
+
     buf = io.BytesIO()
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 3:
