@@ -1,4 +1,4 @@
-"""The Part III exercise (exercises/tasks/ch_blocks.py): right answers pass, each typical
+"""The Part III exercise (exercises.tasks.ch10.py): right answers pass, each typical
 mistake gets its own diagnosis, and the references agree with convlib's own blocks.
 
 The learner functions here are written independently of the references (numpy, via
@@ -13,7 +13,7 @@ import torch
 
 from convlib import blocks
 from convlib.functional import conv2d
-from exercises.tasks.ch_blocks import chapter, q1, q2, q3
+from exercises.tasks.ch10 import chapter, q1, q2, q3
 from oracle import assert_close
 
 pytestmark = [pytest.mark.exercises, pytest.mark.blocks]

@@ -18,8 +18,8 @@ from exercises.mistakes import Mistake
 
 __all__ = ["chapter", "q1", "q2", "q3"]
 
-chapter = Chapter("ch_blocks", "Building blocks: residual, inverted residual, bottleneck",
-                  notebook="ch_blocks")
+chapter = Chapter("ch10", "Building blocks: residual, inverted residual, bottleneck",
+                  notebook="ch10_blocks")
 
 
 def _t(a):
