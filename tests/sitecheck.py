@@ -239,8 +239,13 @@ async () => {
   await Promise.all(imgs.map(settle));
   const out = [];
   for (const img of imgs) {
-    let decoded = img.naturalWidth > 0;
-    if (decoded) decoded = await img.decode().then(() => true, () => false);
+    // an autoplaying animation swaps its img's src every frame, and decode() rejects when the
+    // src changes under it: try a few times before calling an image undecodable
+    let decoded = false;
+    for (let attempt = 0; attempt < 4 && !decoded; attempt++) {
+      if (attempt) await new Promise(done => setTimeout(done, 150));
+      decoded = img.naturalWidth > 0 && await img.decode().then(() => true, () => false);
+    }
     out.push({src: img.getAttribute('src') || '', url: img.currentSrc || img.src || '',
               decoded, animated: img.closest('div.animation') !== null});
   }

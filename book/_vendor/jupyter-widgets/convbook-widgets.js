@@ -7,7 +7,10 @@
   var here = document.currentScript.src.replace(/[^/]*$/, "");
   window.__jupyter_widgets_assets_path__ = here;
   if (window.require && window.require.config) {
-    window.require.config({paths: {"@jupyter-widgets/html-manager/dist": here.slice(0, -1)}});
+    /* the controls' own webpack runtime takes its public path from its AMD module's URL
+     * ("@jupyter-widgets/<name>"): map that prefix here too, so icon fonts load from here */
+    window.require.config({paths: {"@jupyter-widgets/html-manager/dist": here.slice(0, -1),
+                                   "@jupyter-widgets": here.slice(0, -1)}});
   }
 })();
 
