@@ -73,10 +73,55 @@ def _arithmetic_cases() -> list[tuple[str, Callable[[], object]]]:
             ("arithmetic_explorer: input-size slider move (widget shell)", widget_update)]
 
 
+def _chapter_cases() -> list[tuple[str, Callable[[], object]]]:
+    """The other chapters' explorers: the view / state + HTML call each widget makes."""
+    from convlib.widgets import (block_cost_html, block_cost_state, deform_view, explorer_view,
+                                 family_html, family_state, groups_html, groups_state,
+                                 influence_view, overlap_view, pooling_view, separable_cost_html,
+                                 separable_cost_state)
+    from convlib.widgets.pooling import demo_pool_input
+    from convlib.widgets.sliding_window import demo_image, demo_kernel
+
+    counter = itertools.count()
+    x, w, xp = demo_image(7), demo_kernel(3), demo_pool_input(6)
+    cases = [
+        ("sliding window (chapter 1): stride/padding/position", lambda n: explorer_view(
+            x, w, stride=1 + n % 2, padding=n % 2, position=n % 4)),
+        ("pooling: kernel/stride/mode/position", lambda n: pooling_view(
+            xp, 2 + n % 2, padding=n % 2, mode=("max", "avg")[n % 2], position=n % 4)),
+        ("transposed: overlap pattern for (k, s)", lambda n: overlap_view(2 + n % 4, 1 + n % 3)),
+        ("dilation: influence mask of a 3-layer stack", lambda n: influence_view(
+            (1, 2, 1 + n % 5))),
+        ("separable: cost table", lambda n: separable_cost_html(separable_cost_state(
+            16 + n % 64, 32 + n % 64, 3 + 2 * (n % 2)))),
+        ("groups: connectivity with and without shuffle", lambda n: groups_html(groups_state(
+            24, (1, 2, 3, 4, 6)[n % 5]))),
+        ("deformable: sampling grid and output", lambda n: deform_view(
+            dy=0.1 * (n % 7), dx=-0.2, scale=1 + 0.1 * (n % 3), angle=5.0 * (n % 4))),
+        ("block cost: inverted residual (meta device)", lambda n: block_cost_html(block_cost_state(
+            "inverted_residual", 16 + 8 * (n % 4), 16 + 8 * (n % 4)))),
+        ("block family: dense block (meta device)", lambda n: family_html(family_state(
+            "dense", num_layers=2 + n % 4))),
+    ]
+    from convlib.pretrained import held_out_set, shapes_cnn
+    from convlib.widgets.inside import ActivationBank, inside_html, inside_state
+
+    bank = ActivationBank.build(shapes_cnn(), *held_out_set(64))   # once, as the chapter does
+
+    def inside(n):
+        layer = bank.layers[n % len(bank.layers)]
+        state = inside_state(bank, n % 64, layer, n % 16)
+        return inside_html(bank, state, n % 64, layer, n % 16)
+
+    cases.append(("seeing inside: feature map + top images", inside))
+    return [(name, (lambda f=f: f(next(counter)))) for name, f in cases]
+
+
 # name -> function returning [(case name, update)]; add your explorer's cases here
 CASES: dict[str, Callable[[], list]] = {
     "rf (receptive field)": _rf_cases,
     "arithmetic (padding, stride, dilation)": _arithmetic_cases,
+    "chapters (the other explorers)": _chapter_cases,
 }
 
 
