@@ -131,6 +131,14 @@ def test_browser_copy_leaves_out_torch_and_what_depends_on_it():
     assert "widgets" not in out["metadata"]
 
 
+def test_browser_copy_turns_myst_roles_into_plain_text():
+    out, _ = lite.lite_notebook(_nb(("markdown", "A {term}`kernel`, {term}`fields <receptive field>` "
+                                                 "{cite:p}`dumoulin2016guide,luo2016understanding` "
+                                                 "and {py:func}`~convlib.functional.conv2d`.")))
+    assert out["cells"][1]["source"] == ("A kernel, fields (dumoulin2016guide, luo2016understanding) "
+                                         "and conv2d.")
+
+
 def _try_live_chapters() -> list[Path]:
     return sorted(p for p in (ROOT / "book").rglob("*.ipynb")
                   if ".ipynb_checkpoints" not in p.parts and "{try-live}" in p.read_text())

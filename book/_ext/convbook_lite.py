@@ -162,6 +162,24 @@ def _is_torch_import(stmt: ast.stmt) -> bool:
     return False
 
 
+# MyST roles mean nothing to JupyterLite's markdown: {term}`text <target>` and {term}`text`
+# become plain text, {cite:p}`a,b` an author-free "(a, b)", {doc}/{ref}/{py:func} their text.
+_ROLE_RE = re.compile(r"\{(?P<role>[a-z:]+)\}`(?P<body>[^`]*)`")
+
+
+def _plain_role(match: re.Match) -> str:
+    role, body = match.group("role"), match.group("body")
+    if role.startswith("cite"):
+        return "(" + ", ".join(k.strip() for k in body.split(",")) + ")"
+    text = re.sub(r"\s*<[^<>]*>$", "", body)   # "label <target>" -> "label"
+    return text.lstrip("~").split(".")[-1] if role.startswith("py:") else text
+
+
+def plain_markdown(text: str) -> str:
+    """``text`` with MyST roles turned into what a plain Markdown reader should see."""
+    return _ROLE_RE.sub(_plain_role, text)
+
+
 def lite_notebook(nb: dict) -> tuple[dict, int]:
     """The browser version of a chapter notebook, and how many code cells it left out.
 
@@ -170,7 +188,8 @@ def lite_notebook(nb: dict) -> tuple[dict, int]:
     - ``import torch`` lines are commented out; a cell that uses a torch name, a name
       bound by such a cell, or is tagged ``needs-torch`` becomes a markdown note showing
       its code (names bound there are then unavailable, so later users are left out too);
-    - the ``{try-live}`` / ``{needs-torch}`` directives are removed from markdown.
+    - the ``{try-live}`` / ``{needs-torch}`` directives are removed from markdown, and MyST
+      roles ({term}, {cite}, {doc}, ...) become plain text.
     """
     nb = copy.deepcopy(nb)
     nb.get("metadata", {}).pop("widgets", None)
@@ -179,7 +198,7 @@ def lite_notebook(nb: dict) -> tuple[dict, int]:
     for cell in nb.get("cells", []):
         source = "".join(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            text = _DIRECTIVE_RE.sub("", source).strip()
+            text = plain_markdown(_DIRECTIVE_RE.sub("", source)).strip()
             if text:
                 cells.append({**cell, "source": text})
             continue
