@@ -340,7 +340,9 @@ def draw_block(block: Any, input_shape: Optional[Sequence[int]] = None, *, fuse:
     lane_w, box_w, level_h = 3.0, 2.7, 1.15
     levels = max(depth) + 1
     xs = [v * lane_w for v in x]
-    x_lo, x_hi = min(xs) - box_w / 2 - 0.2, max(xs) + box_w / 2 + 1.4
+    skips = sum(1 for a, b in g.edges
+                if abs(xs[a] - xs[b]) < 1e-9 and depth[b] - depth[a] > 1)   # arcs on the right
+    x_lo, x_hi = min(xs) - box_w / 2 - 0.2, max(xs) + box_w / 2 + max(1.4, 0.25 * skips + 0.4)
     if ax is None:
         inches = 0.72                     # per unit of the drawing's coordinates
         fig = plt.figure(figsize=(max(3.2, (x_hi - x_lo) * inches),
