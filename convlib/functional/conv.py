@@ -6,10 +6,12 @@ A convolution (strictly, a cross-correlation) of ``x (N, Cin, H, W)`` with
     y[n, o, i, j] = bias[o] + sum_{c, a, b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
 
 where ``xp`` is ``x`` zero-padded, ``g = o // (Cout/groups)`` the group of ``o`` and
-``Cg = Cin/groups``. Here it is im2col (``columns``: a copy of every window) followed by one
-matrix product. Its backward is two more products: ``grad_weight = grad_y @ columns.T`` and
-``grad_input = col2im(weight.T @ grad_y)`` — the adjoint. The transposed convolution *is*
-that adjoint, so it reuses the same three functions with the roles swapped.
+``Cg = Cin/groups``. Here it is im2col (a copy of every window) followed by one matrix
+product; with stride 1 and few channels per group, where that copy would cost more than the
+product, it is instead a sum over the kernel taps of one small product each. Its backward is
+two more products: ``grad_weight = grad_y @ columns.T`` and ``grad_input = col2im(weight.T @
+grad_y)`` — the adjoint. The transposed convolution *is* that adjoint, so it reuses the same
+three functions with the roles swapped.
 
 See: chapter Convolution: from a sliding window to a matrix product; chapter Transposed convolution.
 """
@@ -32,6 +34,8 @@ from convlib.functional._windows import (
     add_windows,
     conv_geometry,
     crop_nchw,
+    pad_nchw,
+    windows,
 )
 from convlib.functional.im2col import columns
 
@@ -50,11 +54,53 @@ def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
-    """``y = W @ columns(x)`` per group: ``(G, Cout/G, K) @ (G, K, N*L)``."""
-    n, cout = x.shape[0], weight.shape[0]
-    w = weight.reshape(groups, cout // groups, -1)
-    y = np.matmul(w, columns(x, geom, groups))  # (G, Cout/G, N*Ho*Wo)
-    return np.ascontiguousarray(y.reshape(cout, n, *geom.out_hw).transpose(1, 0, 2, 3))
+    """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
+
+    The columns are laid out image by image (unlike :func:`columns`), so the product comes out
+    already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With stride 1
+    and few channels per group (grouped, depthwise-like) copying the columns costs more than the
+    product itself, so that case goes to :func:`_forward_taps` instead.
+    """
+    n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
+    if geom.stride == (1, 1) and max(cg, cout // groups) <= 32:
+        return _forward_taps(x, weight, geom, groups)
+    xp = pad_nchw(x, geom.pads)
+    view = windows(xp, geom.kernel, geom.stride, geom.dilation, geom.out_hw)
+    cols = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # (N, Cin, kh, kw, Ho, Wo)
+    del xp, view  # free the padded copy before the product allocates y
+    w = weight.reshape(groups, cout // groups, cg * kh * kw)
+    y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, ho * wo))  # (N, G, Cout/G, Ho*Wo)
+    return y.reshape(n, cout, ho, wo)
+
+
+def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
+                  groups: int) -> np.ndarray:
+    """Stride-1 forward with no column matrix: ``y = sum_{a,b} W[..., a, b] @ (x shifted by a, b)``.
+
+    Tap ``(a, b)`` of output pixel ``(i, j)`` reads padded pixel ``(i + a*dh, j + b*dw)``. In the
+    padded image flattened row by row (width ``Wp``) that is index
+    ``(i*Wp + j) + (a*dh*Wp + b*dw)``: each tap reads ONE contiguous slice of the flat image, a
+    view, so nothing is copied. ``y`` is computed on the padded width ``(Ho, Wp)``; its last
+    ``Wp - Wo`` columns (windows that wrap onto the next row) are dropped, and one extra zero row
+    at the bottom keeps every slice in bounds.
+    """
+    n, cout, (cg, kh, kw) = x.shape[0], weight.shape[0], weight.shape[1:]
+    (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
+    top, bottom, left, right = geom.pads
+    xp = pad_nchw(x, (top, bottom + 1, left, right))
+    wp = xp.shape[3]
+    flat = xp.reshape(n, groups, cg, xp.shape[2] * wp)  # (N, G, Cin/G, (Hp+1)*Wp)
+    w = weight.reshape(groups, cout // groups, cg, kh, kw)
+    y = np.zeros((n, groups, cout // groups, ho * wp), x.dtype)
+    tap = np.empty_like(y)
+    # (G, Cout/G, Cin/G) @ (N, G, Cin/G, Ho*Wp); with one channel per group that is a plain
+    # broadcast product, much faster than a matmul of 1-wide matrices.
+    product = np.matmul if cg > 1 else np.multiply
+    for a in range(kh):
+        for b in range(kw):
+            start = a * dh * wp + b * dw
+            y += product(w[..., a, b], flat[..., start:start + ho * wp], out=tap)
+    return np.ascontiguousarray(y.reshape(n, cout, ho, wp)[..., :wo])
 
 
 def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
@@ -178,7 +224,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
         y[n, o, i, j] = bias[o] + sum_{c,a,b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
 
     ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after).
-    Computed as im2col plus one matrix product. float32 in, float32 out.
+    Computed as im2col plus one matrix product (stride 1 with few channels per group: one
+    product per kernel tap, summed). float32 in, float32 out.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> conv2d(x, np.ones((1, 1, 2, 2)))[0, 0]   # the sum of each 2x2 window
