@@ -19,6 +19,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from convlib._validate import as_array, as_pair, positive_pair
+from convlib.arithmetic import pool_output_size
 from convlib.functional._windows import add_windows, crop_nchw, pad_nchw, windows
 
 IntPair = Union[int, Sequence[int]]
@@ -57,15 +58,12 @@ def _pool_geometry(hw, kernel_size, stride, padding, dilation, ceil_mode):
             )
     out, extra = [], []
     for i, ki, si, pi, di in zip(hw, k, s, p, d):
-        span = i + 2 * pi - di * (ki - 1) - 1  # last valid window start, padded coordinates
-        o = (span + (si - 1 if ceil_mode else 0)) // si + 1
-        if ceil_mode and (o - 1) * si >= i + pi:  # last window must start inside input/left pad
-            o -= 1
-        if o < 1:
+        try:  # PyTorch's rule, ceil_mode's "last window starts inside" included
+            o = pool_output_size(i, ki, si, pi, di, bool(ceil_mode))
+        except ValueError as exc:
             raise ValueError(
-                f"kernel_size={k} with dilation={d} does not fit the input {tuple(hw)} padded by "
-                f"{p}: output size would be {o}"
-            )
+                f"kernel_size={k} with dilation={d} does not fit the input {tuple(hw)} padded by {p}"
+            ) from exc
         taps = np.arange(o)[:, None] * si - pi + di * np.arange(ki)[None, :]
         if not ((taps >= 0) & (taps < i)).any(axis=1).all():
             # PyTorch returns -inf and an index outside the window here, and its backward
