@@ -12,13 +12,12 @@ See: chapter Bottleneck blocks.
 
 from __future__ import annotations
 
-import base64
 import html as _html
-import io
 from functools import lru_cache
 from typing import Any, Sequence
 
 from convlib._validate import one_of, positive_int
+from convlib.widgets.html import figure_png, img_html
 
 __all__ = ["BLOCK_KINDS", "make_block", "block_cost_state", "block_cost_html",
            "block_diagram_png", "block_explorer", "block_gallery"]
@@ -100,21 +99,12 @@ def block_cost_html(state: dict) -> str:
 def block_diagram_png(kind: str, in_channels: int, out_channels: int, stride: int = 1,
                       size: int = 56, dpi: int = 60, options: tuple = ()) -> bytes:
     """PNG bytes of the block's diagram (cached: the widget redraws a setting only once)."""
-    import matplotlib.pyplot as plt
-
     from convlib.viz import draw_block
 
     block = make_block(kind, in_channels, out_channels, stride, device="meta", **dict(options))
     fig = draw_block(block, (1, in_channels, size, size), dpi=dpi)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi)
 
-
-def _img(png: bytes) -> str:
-    data = base64.b64encode(png).decode()
-    return f"<img style='max-width:100%' src='data:image/png;base64,{data}'/>"
 
 
 def block_explorer(kind: str, in_channels: int = 64, out_channels: int = 64, stride: int = 1,
@@ -153,8 +143,9 @@ def block_explorer(kind: str, in_channels: int = 64, out_channels: int = 64, str
             v["width_per_group"] = max(1, 64 // v["groups"])
         try:
             numbers.value = block_cost_html(block_cost_state(*core, size=size, **v))
-            picture.value = _img(block_diagram_png(*core, size=size,
-                                                   options=tuple(sorted(v.items()))))
+            picture.value = img_html(block_diagram_png(*core, size=size,
+                                                       options=tuple(sorted(v.items()))),
+                                     "max-width:100%")
         except ValueError as exc:
             numbers.value, picture.value = f"<i>{_html.escape(str(exc))}</i>", ""
 
@@ -181,6 +172,6 @@ def block_gallery(kind: str, settings: Sequence[dict], size: int = 56, dpi: int 
                              if k != "width_per_group"])
         png = block_diagram_png(*core, size=size, dpi=dpi, options=tuple(sorted(s.items())))
         cells.append(f"<div style='flex:0 0 250px'><b>{_html.escape(title)}</b>"
-                     f"{block_cost_html(state)}{_img(png)}</div>")
+                     f"{block_cost_html(state)}{img_html(png, 'max-width:100%')}</div>")
     return HTML("<div style='display:flex;flex-wrap:wrap;gap:10px 18px;align-items:flex-start'>"
                 f"{''.join(cells)}</div>")

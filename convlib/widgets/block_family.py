@@ -13,11 +13,11 @@ See: chapters Dense connectivity, Inception, The ShuffleNet unit.
 from __future__ import annotations
 
 import html as _html
-import io
 from functools import lru_cache
 from typing import Any, Sequence
 
 from convlib._validate import one_of, positive_int
+from convlib.widgets.html import figure_png, img_html
 
 __all__ = ["FAMILY_KINDS", "FAMILY_DEFAULTS", "make_family_block", "family_state",
            "family_html", "family_diagram_png", "family_explorer", "family_gallery",
@@ -143,22 +143,12 @@ def family_diagram_png(kind: str, size: int = 28, dpi: int = 55, settings: tuple
 
     See: chapters Dense connectivity, Inception, The ShuffleNet unit.
     """
-    import matplotlib.pyplot as plt
-
     from convlib.viz import draw_block
 
     block = make_family_block(kind, "meta", **dict(settings))
     fig = draw_block(block, (1, block.in_channels, size, size), dpi=dpi)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi)
 
-
-def _img(png: bytes) -> str:
-    import base64
-
-    return f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
 
 
 _SLIDERS = {  # name: (min, max, step)
@@ -197,7 +187,7 @@ def family_explorer(kind: str, size: int = 28, **settings: Any):
                 picture.value = (f"<i>diagram drawn for up to {_MAX_DIAGRAM_LAYERS} "
                                  "layers</i>")
             else:
-                picture.value = _img(family_diagram_png(kind, size,
+                picture.value = img_html(family_diagram_png(kind, size,
                                                         settings=tuple(sorted(v.items()))))
         except ValueError as exc:
             numbers.value, picture.value = f"<i>{_html.escape(str(exc))}</i>", ""
@@ -227,7 +217,7 @@ def family_gallery(kind: str, settings: Sequence[dict], size: int = 28, diagrams
         pic = ""
         if diagrams and not (kind == "dense" and state["settings"]["num_layers"]
                              > _MAX_DIAGRAM_LAYERS):
-            pic = _img(family_diagram_png(kind, size, settings=tuple(sorted(s.items()))))
+            pic = img_html(family_diagram_png(kind, size, settings=tuple(sorted(s.items()))))
         cells.append(f"<tr><td style='vertical-align:top;padding:4px 10px'>"
                      f"<b>{_html.escape(title)}</b>{family_html(state)}</td>"
                      f"<td style='vertical-align:top'>{pic}</td></tr>")

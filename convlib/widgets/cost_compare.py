@@ -12,12 +12,12 @@ See: chapter What networks cost.
 
 from __future__ import annotations
 
-import base64
 import html as _html
-import io
 from typing import Optional, Sequence
 
 import numpy as np
+
+from convlib.widgets.html import figure_png, img_html
 
 __all__ = ["COST_METRICS", "cost_row", "CostTable", "rank_correlation", "metric_png",
            "cost_explorer", "cost_gallery"]
@@ -119,8 +119,6 @@ def metric_png(table: CostTable, metric: str, dpi: int = 65, title: Optional[str
 
     See: chapter What networks cost.
     """
-    import matplotlib.pyplot as plt
-
     from convlib.viz.cost_plot import plot_macs_latency
 
     if metric not in COST_METRICS:
@@ -130,14 +128,8 @@ def metric_png(table: CostTable, metric: str, dpi: int = 65, title: Optional[str
                             table.column("q1_ms"), table.column("q3_ms"),
                             xlabel=COST_METRICS[metric], dpi=dpi,
                             title=title or f"rank correlation with latency: {rho:.2f}")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi)
 
-
-def _img(png: bytes) -> str:
-    return f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
 
 
 def cost_explorer(table: CostTable):
@@ -149,7 +141,7 @@ def cost_explorer(table: CostTable):
     """
     import ipywidgets as W
 
-    pngs = {m: _img(metric_png(table, m)) for m in COST_METRICS}
+    pngs = {m: img_html(metric_png(table, m)) for m in COST_METRICS}
     choice = W.Dropdown(options=[(label, m) for m, label in COST_METRICS.items()], value="macs",
                         description="x axis", layout=W.Layout(width="420px"))
     picture = W.HTML(pngs["macs"])
@@ -165,6 +157,6 @@ def cost_gallery(table: CostTable):
     """
     from IPython.display import HTML
 
-    cells = "".join(f"<td style='vertical-align:top'>{_img(metric_png(table, m, dpi=50))}</td>"
+    cells = "".join(f"<td style='vertical-align:top'>{img_html(metric_png(table, m, dpi=50))}</td>"
                     for m in COST_METRICS)
     return HTML(f"<table><tr>{cells}</tr></table>")

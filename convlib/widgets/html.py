@@ -7,7 +7,9 @@ input blue, padding white with a dashed border, the window dark blue, output gre
 
 from __future__ import annotations
 
+import base64
 import html as _html
+import io
 
 import numpy as np
 
@@ -112,3 +114,20 @@ def message_html(message: str) -> str:
     """A visible explanation (not a traceback) for a combination that has no output."""
     return ('<div style="font:13px sans-serif;padding:8px;border-left:4px solid #d94801;'
             f'background:#fff5eb">No output for these settings: {_html.escape(message)}</div>')
+
+
+def figure_png(fig, dpi: int = 72) -> bytes:
+    """PNG bytes of a matplotlib figure, which is then closed (explorers redraw often)."""
+    import matplotlib.pyplot as plt  # only when a picture is made
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def img_html(png: bytes, style: str = "") -> str:
+    """``<img>`` showing PNG bytes inline (a data URI), so a static page needs no file."""
+    attr = f" style='{style}'" if style else ""
+    return f"<img{attr} src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
+
