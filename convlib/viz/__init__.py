@@ -3,6 +3,8 @@
 Every function returns a Figure or a FuncAnimation and never calls ``plt.show()``: a notebook
 cell ends with ``plt.show()`` itself, a test inspects the figure and closes it.
 
+- :func:`use_book_style` — the book's figure resolution and font sizes; :func:`integer_ticks`,
+  :func:`smallest_text_px` — whole-number ticks, and how large a figure's text is on the page
 - :func:`draw_grid` — a 2-D array as numbered cells, with highlighted and padding cells
 - :func:`draw_conv_step` — input window, kernel, output cell (Dumoulin & Visin style)
 - :func:`animate_conv` — one frame per output position; :func:`animation_html` embeds it offline
@@ -35,7 +37,8 @@ from convlib.viz.channels import (GROUP_COLORS, compose_masks, draw_channel_grap
 from convlib.viz.block_diagram import BLOCK_COLORS, BlockGraph, BlockNode, block_graph, draw_block
 from convlib.viz.cost_plot import plot_dense_memory, plot_macs_latency
 from convlib.viz.conv_step import animate_conv, animation_html, conv_output_map, draw_conv_step
-from convlib.viz.grid import COLORS, count_patches, draw_grid
+from convlib.viz.grid import (BOOK_DPI, COLORS, COLUMN_INCHES, count_patches, draw_grid,
+                              integer_ticks, smallest_text_px, use_book_style)
 from convlib.viz.manifold import draw_relu_manifold, readout_error, relu_roundtrip, spiral
 from convlib.viz.layout import draw_im2col, draw_memory_layout, memory_order
 from convlib.viz.receptive_field import draw_erf, draw_rf_on_image, rf_table
@@ -54,6 +57,7 @@ __all__ = [
     "draw_arithmetic_panel", "draw_arithmetic_panels", "animate_arithmetic_panels",
     "plot_macs_latency", "plot_dense_memory",
     "draw_grid", "count_patches", "COLORS",
+    "use_book_style", "integer_ticks", "smallest_text_px", "BOOK_DPI", "COLUMN_INCHES",
     "draw_conv_step", "animate_conv", "animation_html", "conv_output_map",
     "draw_im2col", "draw_memory_layout", "memory_order",
     "block_graph", "draw_block", "BlockGraph", "BlockNode", "BLOCK_COLORS",

@@ -19,7 +19,8 @@ from matplotlib.patches import Rectangle
 
 from convlib._validate import as_array
 
-__all__ = ["draw_grid", "new_axes", "COLORS", "count_patches"]
+__all__ = ["draw_grid", "new_axes", "COLORS", "count_patches", "use_book_style", "integer_ticks",
+           "smallest_text_px", "BOOK_DPI", "COLUMN_INCHES"]
 
 COLORS = {
     "input": "#c6dbef",
@@ -122,17 +123,17 @@ def draw_grid(values, ax: Optional[Axes] = None, *, highlight=None, padding=None
             if show_values:
                 text = labels[r][c] if labels is not None else _fmt(values[r, c])
                 ax.text(c + 0.5, r + 0.5, text, ha="center", va="center",
-                        fontsize=9 if len(text) < 4 else 7,
+                        fontsize=10 if len(text) < 4 else 8,
                         color="#999999" if pad[r, c] and not hl[r, c] else _text_color(face))
             if corner_labels and (r, c) in corner_labels:
-                ax.text(c + 0.93, r + 0.9, corner_labels[(r, c)], ha="right", va="bottom",
-                        fontsize=6, color=_text_color(face))
+                ax.text(c + 0.95, r + 0.92, corner_labels[(r, c)], ha="right", va="bottom",
+                        fontsize=7, color=_text_color(face))
     ax.set_xlim(-0.05, w + 0.05)
     ax.set_ylim(h + 0.05, -0.05)
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=10)
     return ax.figure
 
 
@@ -140,3 +141,59 @@ def count_patches(fig_or_ax, gid: str) -> int:
     """How many patches with this gid ("highlight", "padding", ...) a figure or axes holds."""
     axes: Iterable[Axes] = fig_or_ax.axes if isinstance(fig_or_ax, Figure) else [fig_or_ax]
     return sum(1 for ax in axes for p in ax.patches if p.get_gid() == gid)
+
+
+# The book's content column is about 750 px wide; a figure drawn at BOOK_DPI and at most
+# COLUMN_INCHES wide is shown at its natural size there, so its text keeps the size set here.
+BOOK_DPI = 100
+COLUMN_INCHES = 7.5
+BOOK_RC = {
+    "figure.dpi": BOOK_DPI,
+    "savefig.dpi": "figure",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def use_book_style() -> None:
+    """Set matplotlib's defaults for the book: figure resolution and font sizes.
+
+    Text of ``size`` points in a figure drawn at ``dpi`` is ``size * dpi / 72`` pixels on the
+    page when the figure fits the ~750 px content column (``COLUMN_INCHES * BOOK_DPI``); the
+    defaults give 12.5-14 px, the size of the body text's small print. Called once in a
+    chapter's first cell. See: CONTRIBUTING.md, "Editorial rules".
+    """
+    plt.rcParams.update(BOOK_RC)
+
+
+def integer_ticks(ax: Axes, axis: str = "both") -> Axes:
+    """Put ticks on whole numbers only (cell indices, layer numbers); return ``ax``."""
+    from matplotlib.ticker import MaxNLocator
+
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis must be one of 'x', 'y', 'both', got {axis!r}")
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return ax
+
+
+def smallest_text_px(fig: Figure, column_px: float = COLUMN_INCHES * BOOK_DPI) -> float:
+    """The height in page pixels of the smallest visible text of ``fig`` in the book's column.
+
+    A figure wider than the column is scaled down to fit it, and its text with it:
+    ``points * dpi / 72 * min(1, column_px / width_px)``. ``inf`` for a figure without text.
+    """
+    width_px = fig.get_figwidth() * fig.dpi
+    scale = fig.dpi / 72 * min(1.0, column_px / width_px)
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize"))
+             if hasattr(t, "get_text") and t.get_visible() and t.get_text().strip()]
+    return min(sizes) * scale if sizes else float("inf")
