@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: E402
 
+from convlib import viz  # noqa: E402
 from convlib.viz import count_patches  # noqa: E402
 from convlib.viz.pooling import (cosine_distance, draw_pooling, plot_shift_distances,  # noqa: E402
                                  shift_distances, shift_images)
@@ -269,3 +270,30 @@ def test_cosine_distance_and_shift_distances():
     fig = plot_shift_distances([0, 1, 2], {"pixels": d})
     assert len(fig.axes[0].lines) == 1
     plt.close(fig)
+
+
+def test_rotate_images_by_quarter_turns_equals_rot90():
+    # oracle: numpy's exact quarter-turn rotation (counter-clockwise, row 0 at the top)
+    rng = np.random.default_rng(0)
+    imgs = rng.standard_normal((2, 3, 7, 7))
+    assert np.allclose(viz.rotate_images(imgs, 0), imgs)
+    assert np.allclose(viz.rotate_images(imgs, 90), np.rot90(imgs, 1, axes=(-2, -1)))
+    assert np.allclose(viz.rotate_images(imgs, -90), np.rot90(imgs, -1, axes=(-2, -1)))
+    assert np.allclose(viz.rotate_images(imgs, 180), imgs[..., ::-1, ::-1])
+
+
+def test_rotate_images_small_angle_keeps_centre_and_size_and_input():
+    img = np.zeros((9, 9))
+    img[4, 4] = 1.0
+    before = img.copy()
+    out = viz.rotate_images(img, 10)
+    assert out.shape == img.shape and out[4, 4] == 1.0
+    assert np.array_equal(img, before)
+
+
+def test_rotation_distances_zero_at_zero_angle():
+    rng = np.random.default_rng(1)
+    imgs = rng.standard_normal((4, 1, 8, 8))
+    d = viz.rotation_distances(lambda b: b, imgs, angles=(0, 15))
+    assert d.shape == (2, 4)
+    assert np.allclose(d[0], 0) and (d[1] > 0.01).all()

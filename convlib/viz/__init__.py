@@ -50,8 +50,8 @@ from convlib.viz.inside import (filter_grid_image, plot_attributions, plot_featu
                                 plot_filter_comparison, plot_filters, plot_heatmaps,
                                 plot_occlusion_table, projection_rgb, to_rgb, upsample)
 from convlib.viz.deformable import draw_bilinear, draw_sampling_grids, plot_offset_fit
-from convlib.viz.pooling import (cosine_distance, draw_pooling, plot_shift_distances, shift_distances,
-                                 shift_images)
+from convlib.viz.pooling import (cosine_distance, draw_pooling, plot_shift_distances,
+                                 rotate_images, rotation_distances, shift_distances, shift_images)
 
 __all__ = [
     "draw_arithmetic_panel", "draw_arithmetic_panels", "animate_arithmetic_panels",
@@ -63,6 +63,7 @@ __all__ = [
     "block_graph", "draw_block", "BlockGraph", "BlockNode", "BLOCK_COLORS",
     "spiral", "relu_roundtrip", "readout_error", "draw_relu_manifold",
     "draw_pooling", "shift_images", "cosine_distance", "shift_distances", "plot_shift_distances",
+    "rotate_images", "rotation_distances",
     "draw_rf_on_image", "draw_erf", "rf_table",
     "group_conv_mask", "shuffle_mask", "compose_masks", "stacked_connectivity",
     "gradient_connectivity", "draw_connectivity", "draw_channel_graph", "GROUP_COLORS",

@@ -25,7 +25,7 @@ from convlib.viz.grid import CELL_INCHES, COLORS, _fmt, draw_grid
 from convlib.widgets.pooling import INPUT, PADDING, IntPair, pooling_state
 
 __all__ = ["draw_pooling", "shift_images", "cosine_distance", "shift_distances",
-           "plot_shift_distances"]
+           "plot_shift_distances", "rotate_images", "rotation_distances"]
 
 
 def draw_pooling(x: Any, kernel_size: IntPair = 2, stride: Optional[IntPair] = None,
@@ -151,8 +151,47 @@ def shift_distances(feature_fn: Callable[[np.ndarray], np.ndarray], images: Any,
                      for s in shifts])
 
 
+def rotate_images(images: Any, degrees: float) -> np.ndarray:
+    """``images (..., H, W)`` rotated by ``degrees`` about the image centre (counter-clockwise
+    on screen, row 0 at the top), by bilinear interpolation.
+
+    A sample that falls outside the image takes the nearest border pixel, as
+    :func:`shift_images` repeats the border, so the size stays the same. A new array.
+    See: chapter Pooling.
+    """
+    images = as_array(images, "images")
+    if images.ndim < 2:
+        raise ValueError(f"images must have at least 2 dimensions (..., H, W), got {images.ndim}")
+    h, w = images.shape[-2:]
+    t = -np.deg2rad(float(degrees))  # minus: counter-clockwise with row 0 at the top
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    # output pixel (y, x) reads the input at the point rotated back by -degrees
+    ys = np.clip(cy + (yy - cy) * np.cos(t) - (xx - cx) * np.sin(t), 0, h - 1)
+    xs = np.clip(cx + (yy - cy) * np.sin(t) + (xx - cx) * np.cos(t), 0, w - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    ly, lx = ys - y0, xs - x0
+    out = (images[..., y0, x0] * (1 - ly) * (1 - lx) + images[..., y0, x1] * (1 - ly) * lx
+           + images[..., y1, x0] * ly * (1 - lx) + images[..., y1, x1] * ly * lx)
+    return out.astype(images.dtype, copy=False)
+
+
+def rotation_distances(feature_fn: Callable[[np.ndarray], np.ndarray], images: Any,
+                       angles: Sequence[float] = (0, 5, 10, 15, 20)) -> np.ndarray:
+    """``(len(angles), N)``: cosine distance between ``feature_fn(images)`` and the features
+    of the same images rotated by each angle in degrees (:func:`rotate_images`).
+    See: chapter Pooling.
+    """
+    images = as_array(images, "images", ndim=4, layout="(N, C, H, W)")
+    base = np.asarray(feature_fn(images))
+    return np.stack([cosine_distance(base, np.asarray(feature_fn(rotate_images(images, a))))
+                     for a in angles])
+
+
 def plot_shift_distances(shifts: Sequence[int], curves: Mapping[str, np.ndarray], *,
-                         ax: Any = None, title: Optional[str] = None, dpi: int = 80) -> Figure:
+                         ax: Any = None, title: Optional[str] = None, dpi: int = 100,
+                         xlabel: str = "shift of the input (pixels)") -> Figure:
     """One line per feature: the mean cosine distance against the shift, with a band from
     the 25th to the 75th percentile over the images.
 
@@ -160,7 +199,7 @@ def plot_shift_distances(shifts: Sequence[int], curves: Mapping[str, np.ndarray]
     See: chapter Pooling.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=dpi)
+        fig, ax = plt.subplots(figsize=(5.4, 3.4), dpi=dpi)
     shifts = np.asarray(list(shifts))
     markers = "osD^v<>px*h"
     for n, (name, d) in enumerate(curves.items()):
@@ -170,12 +209,13 @@ def plot_shift_distances(shifts: Sequence[int], curves: Mapping[str, np.ndarray]
         lo, hi = np.percentile(d, [25, 75], axis=1)
         line, = ax.plot(shifts, d.mean(1), marker=markers[n % len(markers)], label=name)
         ax.fill_between(shifts, lo, hi, color=line.get_color(), alpha=0.1, linewidth=0)
-    ax.set_xlabel("shift of the input (pixels)")
-    ax.set_ylabel("cosine distance to the unshifted features")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("cosine distance to\nthe original features")
     ax.set_xticks(shifts)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    # the legend sits right of the axes, off the data
+    ax.legend(fontsize=9, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return ax.figure
