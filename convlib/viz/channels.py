@@ -93,7 +93,7 @@ def stacked_connectivity(channels: int, groups: int, shuffle: bool = False) -> n
 
 
 def draw_connectivity(matrix: np.ndarray, groups: int = 1, ax: Optional[Axes] = None,
-                      title: str = "", dpi: int = 70) -> Figure:
+                      title: str = "", dpi: int = 100) -> Figure:
     """A connectivity matrix as an image: rows = output channels, columns = input channels,
     dark = "depends on". Lines mark the ``groups`` input/output blocks. The image artist has
     gid ``"connectivity"``. See: chapter Group convolution and channel shuffle.
@@ -121,7 +121,7 @@ def draw_connectivity(matrix: np.ndarray, groups: int = 1, ax: Optional[Axes] = 
 
 
 def draw_channel_graph(masks: Sequence[np.ndarray], labels: Sequence[str] = (), groups: int = 1,
-                       ax: Optional[Axes] = None, dpi: int = 70) -> Figure:
+                       ax: Optional[Axes] = None, dpi: int = 100) -> Figure:
     """Stacked layers as a layered bipartite graph: one column of dots per tensor (input, then
     each layer's output), one line per connected channel pair. Every line is coloured by the
     input group (``groups`` contiguous blocks of the FIRST tensor) whose information it carries,
@@ -151,7 +151,7 @@ def draw_channel_graph(masks: Sequence[np.ndarray], labels: Sequence[str] = (), 
                         lw=0.8, alpha=0.6, gid="edge")
     for t, n in enumerate(sizes):
         ax.scatter(np.full(n, t), y[t], s=22, color="#444444", zorder=3)
-        ax.text(t, y[t][0] + 0.9, labels[t], ha="center", va="bottom", fontsize=9)
+        ax.text(t, y[t][0] + 0.9, labels[t], ha="center", va="bottom", fontsize=10)
     ax.set_xlim(-0.4, len(sizes) - 0.6)
     ax.set_ylim(min(v.min() for v in y) - 0.8, max(v.max() for v in y) + 2.0)
     ax.axis("off")

@@ -39,7 +39,7 @@ def _layout(state) -> tuple[float, float, list[float]]:
 def draw_conv_step(x, weight, stride=1, padding=0, dilation=1, position=0, *,
                    bias: float = 0.0, output: Optional[np.ndarray] = None,
                    progressive: bool = False, axes: Optional[Sequence[Axes]] = None,
-                   dpi: int = 90) -> Figure:
+                   dpi: int = 100) -> Figure:
     """Picture of the output cell ``position`` being computed; return the Figure.
 
     x: ``(H, W)``; weight: ``(kh, kw)``; stride / padding / dilation as in ``conv2d``;
@@ -85,8 +85,8 @@ def draw_conv_step(x, weight, stride=1, padding=0, dilation=1, position=0, *,
     s, d = st["stride"], st["dilation"]
     fig.suptitle(
         f"stride {s[0]}, padding {padding}, dilation {d[0]}" if s[0] == s[1] and d[0] == d[1]
-        else f"stride {s}, padding {padding}, dilation {d}", fontsize=8, y=0.99)
-    axes[2].set_title(f"out[{i}, {j}] = {_fmt(st['value'])}", fontsize=9)
+        else f"stride {s}, padding {padding}, dilation {d}", fontsize=10, y=0.99)
+    axes[2].set_title(f"out[{i}, {j}] = {_fmt(st['value'])}", fontsize=10)
     return fig
 
 

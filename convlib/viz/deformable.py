@@ -39,7 +39,7 @@ def _draw_points(ax, regular: np.ndarray, positions: np.ndarray, label: bool = T
 
 
 def draw_sampling_grids(image, configs: dict, position: Optional[tuple[int, int]] = None,
-                        *, margin: float = 1.5, dpi: int = 80) -> Figure:
+                        *, margin: float = 1.5, dpi: int = 100) -> Figure:
     """One panel per ``title -> (dy, dx, scale, angle)``: ``image (H, W)`` in grey, the regular
     3×3 grid of output ``position`` (hollow blue circles, gid "regular") and the sampling
     points after the offsets of :func:`convlib.widgets.grid_offsets` (orange dots, gid
@@ -49,7 +49,7 @@ def draw_sampling_grids(image, configs: dict, position: Optional[tuple[int, int]
     img = as_array(image, "image", 2, "(H, W)")
     h, w = img.shape
     n = len(configs)
-    fig, axes = plt.subplots(1, n, figsize=(2.5 * n, 2.9), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.5 * n, 7.5), 3.0), dpi=dpi, squeeze=False)
     for ax, (title, values) in zip(axes[0], configs.items()):
         st = deform_state(img, None, position, *values)
         ax.imshow(img, cmap="gray", vmin=min(0.0, float(img.min())), interpolation="nearest")
@@ -58,14 +58,14 @@ def draw_sampling_grids(image, configs: dict, position: Optional[tuple[int, int]
         ax.set_ylim(h - 0.5 + margin, -0.5 - margin)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{title}\nout = {st['value']:.3f} (plain {st['plain']:.3f})", fontsize=8)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=2,
+        ax.set_title(f"{title}\nout = {st['value']:.3f} (plain {st['plain']:.3f})", fontsize=10)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=10, loc="lower center", ncol=2,
                frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
-def draw_bilinear(image, y: float, x: float, *, dpi: int = 80) -> Figure:
+def draw_bilinear(image, y: float, x: float, *, dpi: int = 100) -> Figure:
     """The bilinear sample of ``image (H, W)`` at ``(y, x)``: the 2×2 neighbourhood (pixel
     centres as big dots labelled with value and weight), the sample point, and the four
     rectangles it cuts the cell into, each shaded with the colour of the corner whose weight it
@@ -82,27 +82,27 @@ def draw_bilinear(image, y: float, x: float, *, dpi: int = 80) -> Figure:
         ax.add_patch(plt.Rectangle((min(ox), min(oy)), abs(ox[1] - ox[0]), abs(oy[1] - oy[0]),
                                    facecolor=colours[k], edgecolor="none", alpha=0.9))
         ax.scatter([c], [r], s=120, color=edge[k], zorder=3)
-        ax.annotate(f"x[{r},{c}] = {v:.3g}\nweight {wt:.3f}", (c, r), fontsize=8, color=edge[k],
+        ax.annotate(f"x[{r},{c}] = {v:.3g}\nweight {wt:.3f}", (c, r), fontsize=10, color=edge[k],
                     xytext=(-8 if c == x0 else 8, -10 if r == y0 else 10), textcoords="offset points",
                     ha="right" if c == x0 else "left", va="bottom" if r == y0 else "top")
     ax.scatter([x], [y], marker="x", s=70, color="black", zorder=4)
-    ax.annotate(f"({y:g}, {x:g})", (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8)
+    ax.annotate(f"({y:g}, {x:g})", (x, y), xytext=(5, 5), textcoords="offset points", fontsize=10)
     ax.set_xlim(x0 - 1.5, x0 + 2.5)
     ax.set_ylim(y0 + 1.6, y0 - 0.6)
     ax.set_aspect("equal")
-    ax.set_xlabel("x (column)", fontsize=8)
-    ax.set_ylabel("y (row)", fontsize=8)
+    ax.set_xlabel("x (column)", fontsize=10)
+    ax.set_ylabel("y (row)", fontsize=10)
     ax.set_xticks([x0, x0 + 1])
     ax.set_yticks([y0, y0 + 1])
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=9)
     total = sum(wt * v for _, _, wt, v in terms)
-    ax.set_title(f"bilinear sample = {total:.4f}", fontsize=9)
+    ax.set_title(f"bilinear sample = {total:.4f}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def plot_offset_fit(losses: Sequence[float], learned, target, kernel_size=3, *,
-                    dpi: int = 80) -> Figure:
+                    dpi: int = 100) -> Figure:
     """Two panels: the loss against the step (log scale), and the 3×3 kernel's sampling points
     relative to its centre: the regular grid (blue circles), the target ones (black crosses)
     and the learned ones (orange dots). ``learned``/``target`` are per-tap offsets ``(K, 2)``.
@@ -113,12 +113,12 @@ def plot_offset_fit(losses: Sequence[float], learned, target, kernel_size=3, *,
     kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
     i, j = np.divmod(np.arange(kh * kw), kw)
     regular = np.stack([i - (kh - 1) / 2, j - (kw - 1) / 2], axis=1)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=dpi)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 3.2), dpi=dpi)
     a1.semilogy(np.arange(len(losses)), losses, color=COLORS["window"])
-    a1.set_xlabel("step", fontsize=8)
-    a1.set_title("loss (mean squared error)", fontsize=9)
+    a1.set_xlabel("step", fontsize=10)
+    a1.set_title("loss (mean squared error)", fontsize=10)
     a1.grid(alpha=0.3)
-    a1.tick_params(labelsize=7)
+    a1.tick_params(labelsize=9)
     _draw_points(a2, regular, regular + learned)
     t = regular + target
     a2.scatter(t[:, 1], t[:, 0], marker="x", s=60, color="black", label="target", zorder=5)
@@ -127,8 +127,8 @@ def plot_offset_fit(losses: Sequence[float], learned, target, kernel_size=3, *,
     a2.set_ylim(lim, -lim)
     a2.set_aspect("equal")
     a2.grid(alpha=0.3)
-    a2.tick_params(labelsize=7)
-    a2.set_title("sampling points (relative to the centre)", fontsize=9)
-    a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    a2.tick_params(labelsize=9)
+    a2.set_title("sampling points (relative to the centre)", fontsize=10)
+    a2.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig

@@ -31,7 +31,7 @@ __all__ = ["draw_dilated_kernel", "draw_dilation_tower", "plot_rf_growth", "rf_g
            "draw_influence"]
 
 
-def draw_dilated_kernel(weight, dilations: Sequence[int] = (1, 2, 3), *, dpi: int = 80) -> Figure:
+def draw_dilated_kernel(weight, dilations: Sequence[int] = (1, 2, 3), *, dpi: int = 100) -> Figure:
     """``weight (k, k)`` and its dilated versions side by side: taps coloured, the inserted
     zeros white and dashed, with the effective size ``d*(k-1)+1`` in each title.
     See: chapter Dilated (atrous) convolution.
@@ -40,8 +40,8 @@ def draw_dilated_kernel(weight, dilations: Sequence[int] = (1, 2, 3), *, dpi: in
     ds = [positive_int(d, "dilation") for d in dilations]
     big = [dilate_kernel(weight, d) for d in ds]
     widths = [b.shape[1] for b in big]
-    fig, axes = plt.subplots(1, len(ds), figsize=(0.36 * sum(widths) + 1.0 * len(ds),
-                                                  0.36 * max(b.shape[0] for b in big) + 0.8),
+    fig, axes = plt.subplots(1, len(ds), figsize=(0.32 * sum(widths) + 0.8 * len(ds),
+                                                  0.32 * max(b.shape[0] for b in big) + 0.9),
                              dpi=dpi, gridspec_kw={"width_ratios": widths}, squeeze=False)
     for ax, d, b in zip(axes[0], ds, big):
         tap = np.zeros(b.shape, bool)
@@ -54,7 +54,7 @@ def draw_dilated_kernel(weight, dilations: Sequence[int] = (1, 2, 3), *, dpi: in
 
 
 def draw_dilation_tower(rates: Sequence[int] = (1, 2, 4, 8), kernel_size: int = 2,
-                        width: int = 16, *, causal: bool = True, dpi: int = 80) -> Figure:
+                        width: int = 16, *, causal: bool = True, dpi: int = 100) -> Figure:
     """A 1-D stack of dilated convolutions, input at the bottom: every level is a row of
     ``width`` cells, and the lines go from the last output back to the cells it depends on
     (WaveNet's figure: causal kernels of size 2 with rates 1, 2, 4, 8 see 16 inputs).
@@ -65,7 +65,7 @@ def draw_dilation_tower(rates: Sequence[int] = (1, 2, 4, 8), kernel_size: int = 
     k = positive_int(kernel_size, "kernel_size")
     n = positive_int(width, "width")
     levels = len(rs) + 1
-    fig, ax = plt.subplots(figsize=(0.42 * n + 1.6, 0.7 * levels + 0.5), dpi=dpi)
+    fig, ax = plt.subplots(figsize=(0.36 * n + 1.5, 0.62 * levels + 0.6), dpi=dpi)
     start = n - 1 if causal else (n - 1) // 2
     active = [{start}]
     for d in reversed(rs):  # walk back from the output to the input
@@ -79,7 +79,7 @@ def draw_dilation_tower(rates: Sequence[int] = (1, 2, 4, 8), kernel_size: int = 
             ax.add_patch(plt.Circle((c, y), 0.28, facecolor=COLORS["window"] if on else "#ffffff",
                                     edgecolor="#555", linewidth=0.8, zorder=3))
         name = "input" if lev == 0 else f"rate {rs[lev - 1]}"
-        ax.text(-1.0, y, name, ha="right", va="center", fontsize=8)
+        ax.text(-1.0, y, name, ha="right", va="center", fontsize=10)
         if lev > 0:
             d = rs[lev - 1]
             offs = [-(k - 1 - t) * d for t in range(k)] if causal else [(t - (k - 1) // 2) * d for t in range(k)]
@@ -93,7 +93,7 @@ def draw_dilation_tower(rates: Sequence[int] = (1, 2, 4, 8), kernel_size: int = 
     ax.axis("off")
     seen = len(active[0])
     ax.set_title(f"kernel {k}, rates {', '.join(map(str, rs))}: one output depends on {seen} inputs",
-                 fontsize=9)
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -127,7 +127,7 @@ def rf_growth_table(depth: int = 6, size: int = 64) -> dict:
     return out
 
 
-def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 80) -> Figure:
+def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 100) -> Figure:
     """Two panels: receptive field against depth (log scale) for the stacks of
     :func:`rf_growth_table`, and the output size each keeps.
     See: chapter Dilated (atrous) convolution.
@@ -136,7 +136,7 @@ def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 80) -> Figure:
     styles = {"plain": ("#777777", "o", "3×3, stride 1"),
               "strided": ("#d94801", "^", "3×3, stride 2"),
               "dilated": (COLORS["window"], "s", "3×3, dilation 1, 2, 4, … (same r as stride 2)")}
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.5, 2.8), dpi=dpi)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 3.0), dpi=dpi)
     layers = np.arange(1, depth + 1)
     for name, (col, mark, label) in styles.items():
         ls = "--" if name == "dilated" else "-"
@@ -145,27 +145,27 @@ def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 80) -> Figure:
         a2.plot(layers, table[name]["size"], marker=mark, color=col, label=label, linestyle=ls,
                 markerfacecolor="none" if name == "dilated" else col)
     a1.set_yscale("log", base=2)
-    a1.set_title("receptive field (pixels)", fontsize=9)
-    a2.set_title(f"feature-map size (input {size})", fontsize=9)
+    a1.set_title("receptive field (pixels)", fontsize=10)
+    a2.set_title(f"feature-map size (input {size})", fontsize=10)
     a2.set_yscale("log", base=2)
     for ax in (a1, a2):
-        ax.set_xlabel("layers", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("layers", fontsize=10)
+        ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
-    a1.legend(fontsize=7)
+    a1.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def draw_influence(stacks: Sequence[Sequence[int]], size: Optional[int] = 33,
-                   titles: Optional[Sequence[str]] = None, *, dpi: int = 80) -> Figure:
+                   titles: Optional[Sequence[str]] = None, *, dpi: int = 100) -> Figure:
     """Influence maps of several stacks of 3×3 dilated convolutions side by side: the input
     pixels the centre output depends on in blue, the others white, the receptive-field box
     outlined in orange (gid "rf").
     See: chapter Dilated (atrous) convolution.
     """
     states = [dilation_state(r, 3, size) for r in stacks]
-    fig, axes = plt.subplots(1, len(states), figsize=(3.0 * len(states), 3.4), dpi=dpi,
+    fig, axes = plt.subplots(1, len(states), figsize=(min(3.0 * len(states), 7.5), 3.4), dpi=dpi,
                              squeeze=False)
     for m, (ax, st) in enumerate(zip(axes[0], states)):
         ax.imshow(st["mask"], cmap=ListedColormap(["#ffffff", COLORS["window"]]), vmin=0, vmax=1,
@@ -180,7 +180,7 @@ def draw_influence(stacks: Sequence[Sequence[int]], size: Optional[int] = 33,
                                    rows.stop - rows.start, fill=False, edgecolor="#d94801",
                                    linewidth=1.5, linestyle="--", gid="rf"))
         title = titles[m] if titles else "rates " + ", ".join(map(str, st["rates"]))
-        ax.set_title(f"{title}\nr = {st['rf']}, sees {100 * st['coverage']:.0f}% of it", fontsize=9)
+        ax.set_title(f"{title}\nr = {st['rf']}, sees {100 * st['coverage']:.0f}% of it", fontsize=10)
         ax.set_xticklabels([])
         ax.set_yticklabels([])
         ax.set_xticks([])

@@ -127,7 +127,7 @@ def draw_grid(values, ax: Optional[Axes] = None, *, highlight=None, padding=None
                         color="#999999" if pad[r, c] and not hl[r, c] else _text_color(face))
             if corner_labels and (r, c) in corner_labels:
                 ax.text(c + 0.95, r + 0.92, corner_labels[(r, c)], ha="right", va="bottom",
-                        fontsize=7, color=_text_color(face))
+                        fontsize=8, color=_text_color(face))
     ax.set_xlim(-0.05, w + 0.05)
     ax.set_ylim(h + 0.05, -0.05)
     ax.set_aspect("equal")

@@ -15,7 +15,7 @@ __all__ = ["draw_im2col", "draw_memory_layout", "memory_order"]
 
 
 def draw_im2col(x, kernel_size, stride=1, padding=0, dilation=1, column: int = 0, *,
-                dpi: int = 90) -> Figure:
+                dpi: int = 100) -> Figure:
     """The input with one window highlighted, beside ``im2col(x)`` with that window's column.
 
     x: ``(H, W)`` (one image, one channel). The matrix is convlib's ``im2col`` of
@@ -72,7 +72,7 @@ def memory_order(shape, data_format: str) -> np.ndarray:
     raise ValueError(f"data_format must be one of 'NCHW', 'NHWC', got {data_format!r}")
 
 
-def draw_memory_layout(shape=(3, 2, 2), highlight_pixel=None, *, dpi: int = 90) -> Figure:
+def draw_memory_layout(shape=(3, 2, 2), highlight_pixel=None, *, dpi: int = 100) -> Figure:
     """One image of ``shape (C, H, W)`` as it lies in memory, NCHW above, NHWC below.
 
     Each cell is one address (0, 1, ...) labelled with the element ``c, h, w`` it holds and
@@ -89,7 +89,7 @@ def draw_memory_layout(shape=(3, 2, 2), highlight_pixel=None, *, dpi: int = 90) 
         ph, pw = as_pair(highlight_pixel, "highlight_pixel")
         if not (0 <= ph < h and 0 <= pw < w):
             raise ValueError(f"highlight_pixel {(ph, pw)} is outside the {h}x{w} image")
-    fig, axes = plt.subplots(2, 1, figsize=(max(4.0, n * 0.7 + 0.7), 2.7), dpi=dpi)
+    fig, axes = plt.subplots(2, 1, figsize=(max(4.0, n * 0.55 + 0.8), 2.9), dpi=dpi)
     for ax, fmt in zip(axes, ("NCHW", "NHWC")):
         order = memory_order((c, h, w), fmt)
         labels = [[f"{ci},{hi},{wi}" for ci, hi, wi in order]]
@@ -104,7 +104,7 @@ def draw_memory_layout(shape=(3, 2, 2), highlight_pixel=None, *, dpi: int = 90) 
                   highlight=mask, highlight_color=None, labels=labels,
                   title=f"{fmt}: element strides {stride_txt}  (label c,h,w)")
         for a in range(n):
-            ax.text(a + 0.5, 1.12, str(a), ha="center", va="top", fontsize=6, color="#666")
-        ax.text(-0.1, 1.12, "address", ha="right", va="top", fontsize=6, color="#666")
+            ax.text(a + 0.5, 1.12, str(a), ha="center", va="top", fontsize=8, color="#666")
+        ax.text(-0.1, 1.12, "address", ha="right", va="top", fontsize=8, color="#666")
     fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.12, hspace=1.0)
     return fig

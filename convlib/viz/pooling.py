@@ -32,7 +32,7 @@ def draw_pooling(x: Any, kernel_size: IntPair = 2, stride: Optional[IntPair] = N
                  padding: IntPair = 0, ceil_mode: bool = False, mode: str = "max",
                  count_include_pad: bool = True, grad_output: Optional[Any] = None,
                  position: Union[int, Sequence[int]] = 0, *, title: Optional[str] = None,
-                 dpi: int = 80) -> Figure:
+                 dpi: int = 100) -> Figure:
     """Forward and backward of one pooling layer on ``x (H, W)``, four grids in a row.
 
     1. the input with its padding (dashed; ``-inf`` for max, ``0`` for average) and, in ceil
@@ -95,7 +95,7 @@ def draw_pooling(x: Any, kernel_size: IntPair = 2, stride: Optional[IntPair] = N
     default = (f"kernel {one(k)}, stride {one(s)}, padding {one(p)}"
                + (", ceil_mode" if ceil_mode else "")
                + ("" if mode == "max" else f", count_include_pad={count_include_pad}"))
-    fig.suptitle(title or default, fontsize=9, y=0.99)
+    fig.suptitle(title or default, fontsize=10, y=0.99)
     return fig
 
 
@@ -215,7 +215,7 @@ def plot_shift_distances(shifts: Sequence[int], curves: Mapping[str, np.ndarray]
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     # the legend sits right of the axes, off the data
-    ax.legend(fontsize=9, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=10, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return ax.figure

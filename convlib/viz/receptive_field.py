@@ -33,7 +33,7 @@ def _as_image(image) -> np.ndarray:
 
 
 def draw_rf_on_image(image, layers: Sequence[LayerLike], positions: Sequence, *,
-                     title: Optional[str] = None, dpi: int = 80) -> Figure:
+                     title: Optional[str] = None, dpi: int = 100) -> Figure:
     """The receptive fields of some output cells of a stack, drawn on its input image.
 
     image: ``(H, W)`` or ``(C, H, W)`` with C = 1 or 3; layers: the stack (the same on both
@@ -63,20 +63,20 @@ def draw_rf_on_image(image, layers: Sequence[LayerLike], positions: Sequence, *,
                                edgecolor=color, linewidth=2, gid="rf"))
         cy, cx = last.center + i * last.stride, last.center + j * last.stride
         ax.plot([cx], [cy], "o", color=color, markersize=5, gid="rf-centre")
-        ax.text(c0 - 0.3, r0 - 0.8, f"({i}, {j})", color=color, fontsize=8)
+        ax.text(c0 - 0.3, r0 - 0.8, f"({i}, {j})", color=color, fontsize=10)
     ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="#444", linewidth=1,
                            linestyle="--"))
     ax.set_xlim(lo - 1.5, hi + 0.5)
     ax.set_ylim(hi + 0.5, lo - 1.5)
     ax.set_title(title or f"r = {last.size}, S = {last.stride}, P = {last.padding}, "
-                          f"c = {last.center:g}", fontsize=9)
-    ax.tick_params(labelsize=7)
+                          f"c = {last.center:g}", fontsize=10)
+    ax.tick_params(labelsize=9)
     fig.tight_layout()
     return fig
 
 
 def draw_erf(maps: Sequence, titles: Sequence[str], regions: Optional[Sequence] = None, *,
-             dpi: int = 80) -> Figure:
+             dpi: int = 100) -> Figure:
     """Effective receptive fields side by side, each with its theoretical field outlined.
 
     maps: ``(H, W)`` arrays (e.g. :func:`convlib.erf.effective_rf`); regions: per map
@@ -89,7 +89,7 @@ def draw_erf(maps: Sequence, titles: Sequence[str], regions: Optional[Sequence] 
         raise ValueError(f"titles must have one entry per map ({len(maps)}), got {len(titles)}")
     if regions is not None and len(regions) != len(maps):
         raise ValueError(f"regions must have one entry per map ({len(maps)}), got {len(regions)}")
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.6 * len(maps), 2.8), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(min(2.6 * len(maps), 7.5), 2.8), dpi=dpi, squeeze=False)
     for n, (ax, m, t) in enumerate(zip(axes[0], maps, titles)):
         ax.imshow(m / m.max() if m.max() > 0 else m, cmap="magma", vmin=0, vmax=1)
         if regions is not None and regions[n] is not None:
@@ -97,7 +97,7 @@ def draw_erf(maps: Sequence, titles: Sequence[str], regions: Optional[Sequence] 
             ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
                                    edgecolor="#41b6c4", linewidth=1.5, linestyle="--",
                                    gid="theoretical"))
-        ax.set_title(t, fontsize=9)
+        ax.set_title(t, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()

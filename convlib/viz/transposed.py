@@ -73,7 +73,7 @@ def _tap_image(weight: np.ndarray, input_size, stride, padding) -> np.ndarray:
 
 
 def draw_conv_matrix(weight, input_size, stride: int = 1, padding: int = 0, *,
-                     transpose: bool = True, dpi: int = 80) -> Figure:
+                     transpose: bool = True, dpi: int = 100) -> Figure:
     """The convolution matrix ``C`` of a one-channel ``weight (kh, kw)`` on an ``input_size``
     image, drawn cell by cell; with ``transpose`` also ``Cᵀ`` beside it.
 
@@ -95,24 +95,24 @@ def draw_conv_matrix(weight, input_size, stride: int = 1, padding: int = 0, *,
     if transpose:
         panels.append((C.T, taps.T, ("its input = conv's output", "its output = conv's input"),
                        f"Cᵀ  ({C.shape[1]}×{C.shape[0]})\ntransposed: one → many"))
-    width = max(5.0, sum(p[0].shape[1] for p in panels) * 0.28 + 1.2 * len(panels))
-    height = max(p[0].shape[0] for p in panels) * 0.28 + 0.9
+    width = max(5.0, sum(p[0].shape[1] for p in panels) * 0.26 + 1.2 * len(panels))
+    height = max(p[0].shape[0] for p in panels) * 0.26 + 1.1
     fig, axes = plt.subplots(1, len(panels), figsize=(width, height), dpi=dpi,
                              gridspec_kw={"width_ratios": [p[0].shape[1] for p in panels]})
     axes = np.atleast_1d(axes)
     for ax, (M, T, (xlabel, ylabel), title) in zip(axes, panels):
         ax.imshow(T, cmap=cmap, vmin=0, vmax=ntap, interpolation="nearest")
         for (r, c) in zip(*np.nonzero(T)):
-            ax.text(c, r, f"{M[r, c]:g}", ha="center", va="center", fontsize=6)
+            ax.text(c, r, f"{M[r, c]:g}", ha="center", va="center", fontsize=8)
         ax.set_xticks(np.arange(-0.5, M.shape[1], 1), minor=True)
         ax.set_yticks(np.arange(-0.5, M.shape[0], 1), minor=True)
         ax.grid(which="minor", color="#dddddd", linewidth=0.4)
-        ax.tick_params(which="both", length=0, labelsize=6)
+        ax.tick_params(which="both", length=0, labelsize=8)
         ax.set_xticks(range(M.shape[1]))
         ax.set_yticks(range(M.shape[0]))
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=10)
+        ax.set_ylabel(ylabel, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -147,38 +147,38 @@ def draw_zero_insertion(x, kernel_size: int, stride: int = 2, padding: int = 0,
     return fig
 
 
-def plot_overlap(kernel_size: int, stride: int, size: int = 6, *, dpi: int = 80) -> Figure:
+def plot_overlap(kernel_size: int, stride: int, size: int = 6, *, dpi: int = 100) -> Figure:
     """The overlap counts of one ``(kernel_size, stride)``: 1-D bars (interior dark, border
     light) and the 2-D map, as :func:`convlib.widgets.transposed.overlap_state` computes them.
     See: chapter Transposed convolution.
     """
     st = overlap_state(kernel_size, stride, size)
     counts, inner = st["counts"], st["interior"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.6), dpi=dpi,
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.8), dpi=dpi,
                                  gridspec_kw={"width_ratios": [1.7, 1]})
     t = np.arange(counts.size)
     colours = [COLORS["window"] if inner.start <= i < inner.stop else "#9ecae1" for i in t]
     a1.bar(t, counts, color=colours, edgecolor="#08306b", linewidth=0.5)
-    a1.set_xlabel("output cell", fontsize=8)
-    a1.set_ylabel("inputs painting it", fontsize=8)
-    a1.tick_params(labelsize=7)
+    a1.set_xlabel("output cell", fontsize=10)
+    a1.set_ylabel("inputs painting it", fontsize=10)
+    a1.tick_params(labelsize=9)
     a1.set_yticks(range(int(counts.max()) + 1))
     verdict = "flat" if st["flat"] else f"uneven ({st['low']:g} / {st['high']:g})"
-    a1.set_title(f"kernel {st['kernel_size']}, stride {st['stride']}: interior {verdict}", fontsize=9)
+    a1.set_title(f"kernel {st['kernel_size']}, stride {st['stride']}: interior {verdict}", fontsize=10)
     a2.imshow(st["counts_2d"], cmap="Blues", interpolation="nearest")
-    a2.set_title("2-D: counts per output pixel", fontsize=9)
+    a2.set_title("2-D: counts per output pixel", fontsize=10)
     a2.axis("off")
     fig.tight_layout()
     return fig
 
 
 def plot_stacked_overlap(kernel_size: int = 3, stride: int = 2, layers: Sequence[int] = (1, 2, 3),
-                         size: int = 4, *, dpi: int = 80) -> Figure:
+                         size: int = 4, *, dpi: int = 100) -> Figure:
     """Overlap counts after 1, 2, 3 ... stacked transposed convolutions, each normalised by
     its mean over the interior, so the growing ripple at several scales can be compared.
     See: chapter Transposed convolution.
     """
-    fig, axes = plt.subplots(len(layers), 1, figsize=(8, 1.3 * len(layers) + 0.4), dpi=dpi,
+    fig, axes = plt.subplots(len(layers), 1, figsize=(7.5, 1.4 * len(layers) + 0.6), dpi=dpi,
                              squeeze=False)
     for ax, n in zip(axes[:, 0], layers):
         y = stacked_overlap(kernel_size, stride, n, size)
@@ -186,18 +186,18 @@ def plot_stacked_overlap(kernel_size: int = 3, stride: int = 2, layers: Sequence
         inner = y[edge:y.size - edge] if y.size > 2 * edge else y
         ax.bar(np.arange(y.size), y / inner.mean(), color=COLORS["window"], width=1.0,
                edgecolor="#08306b", linewidth=0.3)
-        ax.set_ylabel(f"{n} layer{'s' if n > 1 else ''}", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.set_title(f"max/min in the interior = {inner.max() / inner.min():.2f}", fontsize=8,
+        ax.set_ylabel(f"{n} layer{'s' if n > 1 else ''}", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.set_title(f"max/min in the interior = {inner.max() / inner.min():.2f}", fontsize=10,
                      loc="right")
     axes[-1, 0].set_xlabel(f"output cell (kernel {kernel_size}, stride {stride}, "
-                           "counts divided by their interior mean)", fontsize=8)
+                           "counts divided by their interior mean)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def plot_resize_conv(kernel_size: int = 3, stride: int = 2, size: int = 6, *,
-                     dpi: int = 80) -> Figure:
+                     dpi: int = 100) -> Figure:
     """Transposed convolution against resize-then-convolve (nearest upsampling by ``stride``,
     then a ``kernel_size`` convolution), both on a constant input with all-ones kernels:
     the first is uneven, the second flat (Odena, Dumoulin & Olah 2016).
@@ -205,15 +205,15 @@ def plot_resize_conv(kernel_size: int = 3, stride: int = 2, size: int = 6, *,
     """
     st = overlap_state(kernel_size, stride, size)
     rc = resize_conv_counts(size, kernel_size, stride)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.2), dpi=dpi, sharey=True)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.5), dpi=dpi, sharey=True)
     a1.bar(np.arange(st["counts"].size), st["counts"], color=COLORS["window"], edgecolor="#08306b",
            linewidth=0.5)
-    a1.set_title(f"transposed conv (k={kernel_size}, s={stride})", fontsize=9)
+    a1.set_title(f"transposed conv (k={kernel_size}, s={stride})", fontsize=10)
     a2.bar(np.arange(rc.size), rc, color=COLORS["current"], edgecolor="#00441b", linewidth=0.5)
-    a2.set_title(f"nearest ×{stride} upsampling, then conv (k={kernel_size})", fontsize=9)
+    a2.set_title(f"nearest ×{stride} upsampling, then conv (k={kernel_size})", fontsize=10)
     for ax in (a1, a2):
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel("output cell", fontsize=8)
-    a1.set_ylabel("sum of weights reaching it", fontsize=8)
+        ax.tick_params(labelsize=9)
+        ax.set_xlabel("output cell", fontsize=10)
+    a1.set_ylabel("sum of weights reaching it", fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,0 +1,209 @@
+"""Editorial checks of the built chapters in headless Chromium (issue 11).
+
+Every chapter page (book/<part>/... in _toc.yml), opened at 1280 px:
+
+- every figure image has a caption (it sits in a <figure> with a non-empty <figcaption>), and
+  its alt text is a description, not empty and not a file name (MyST-NB gives an unglued plot the
+  image path as alt text, so a plain `plt.show()` figure fails both rules);
+- no code block is wider than its box (scrollWidth > clientWidth): a line the reader would have
+  to scroll to read.
+
+Images inside HTML outputs (explorer galleries, to_jshtml animations, widgets) are not figures and
+are left out. The second half proves the checker is not blind: it serves a damaged copy of a
+chapter (caption removed, alt set to the file name, a long code line) and asserts that each
+fault is reported.
+
+Needs `./dev book` first and Debian's chromium; without them the module is skipped, unless $CI
+is set: then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import sitecheck
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHAPTER_PARTS = ("book/basics/", "book/family/", "book/blocks/", "book/inside/",
+                 "book/together/")
+VICTIM = "book/family/dilated_conv.html"
+
+# In the page: one string per problem. Figures are <img> outside HTML outputs.
+EDITORIAL_JS = r"""
+() => {
+  const root = document.querySelector('main article') || document.querySelector('main')
+    || document.body;
+  const problems = [];
+  const skip = '.output.text_html, .animation, .widget-subarea, .jupyter-widgets';
+  const fileLike = /(^|\/)[^\/\s]+\.(png|jpe?g|gif|svg|webp)$/i;
+  for (const img of root.querySelectorAll('img')) {
+    if (img.closest(skip)) continue;
+    const src = img.getAttribute('src') || '';
+    const name = src.split('/').pop();
+    const fig = img.closest('figure');
+    const cap = fig ? fig.querySelector('figcaption') : null;
+    if (!cap || !cap.textContent.trim()) {
+      problems.push(`figure without a caption: ${name}`);
+    }
+    const alt = (img.getAttribute('alt') || '').trim();
+    if (!alt) {
+      problems.push(`figure without alt text: ${name}`);
+    } else if (fileLike.test(alt) || alt === name || alt === src) {
+      problems.push(`alt text is a file name: ${name} (alt="${alt}")`);
+    }
+  }
+  for (const pre of root.querySelectorAll('pre')) {
+    if (pre.closest('.cell_output')) continue;          // outputs are not code
+    if (pre.clientWidth === 0) continue;                 // collapsed (hide-input)
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const lines = pre.textContent.split('\n');
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+      problems.push(`code block wider than its box by ${pre.scrollWidth - pre.clientWidth}px`
+        + ` (${longest.length} chars): ${longest.trim().slice(0, 60)}`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _chapter_pages() -> list[str]:
+    try:
+        docs = sitecheck.toc_docnames(ROOT / "_toc.yml")
+    except (OSError, KeyError, TypeError):
+        return [VICTIM]
+    return [f"{d}.html" for d in docs if d.startswith(CHAPTER_PARTS)]
+
+
+def editorial_problems(context, base_url: str, page: str) -> list[str]:
+    """The editorial problems of one built page (see the module docstring)."""
+    tab = context.new_page()
+    try:
+        tab.goto(base_url + page, wait_until="load", timeout=60_000)
+        return [f"{page}: {p}" for p in tab.evaluate(EDITORIAL_JS)]
+    finally:
+        tab.close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (HTML / "index.html").is_file():
+        _unavailable("the book is not built (_build/html/index.html missing): run ./dev book")
+    return HTML
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} not found: apt-get install chromium (./dev setup does it)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path):
+    with sitecheck.serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def context(browser, base_url):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    # offline, as the book must be: anything not on the local server is refused
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    yield ctx
+    ctx.close()
+
+
+@pytest.mark.parametrize("page", _chapter_pages())
+def test_chapter_figures_captioned_and_code_fits(page: str, site: Path, context,
+                                                  base_url: str) -> None:
+    if not (site / page).is_file():
+        pytest.fail(f"{page} was not built", pytrace=False)
+    problems = editorial_problems(context, base_url, page)
+    assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# The checker is not blind: a damaged copy of one chapter, served in place of the real one
+# ----------------------------------------------------------------------------------------------
+
+
+def _damage(html: str) -> str:
+    """Remove the first caption, give the first figure its file name as alt, add a long line."""
+    html, n_cap = re.subn(r"<figcaption>.*?</figcaption>", "", html, count=1, flags=re.S)
+    match = re.search(r'<figure[^>]*>.*?<img[^>]*src="([^"]+)"', html, flags=re.S)
+    assert n_cap == 1 and match, "the victim page has no captioned figure to damage"
+    name = match.group(1).split("/")[-1]
+    img = re.search(r"<img[^>]*>", html[match.start():]).group(0)
+    damaged_img = re.sub(r'alt="[^"]*"', f'alt="{name}"', img)
+    html = html.replace(img, damaged_img, 1)
+    long_line = "x = " + " + ".join(["weight"] * 40)
+    html, n_pre = re.subn(r'(<div class="cell_input[^"]*"[^>]*>.*?<pre>)',
+                          lambda m: m.group(1) + long_line + "\n", html, count=1, flags=re.S)
+    assert n_pre == 1, "the victim page has no code cell to damage"
+    return html
+
+
+@pytest.fixture(scope="module")
+def damaged_problems(site: Path, browser, base_url: str) -> tuple[list[str], list[str]]:
+    if not (site / VICTIM).is_file():
+        pytest.fail(f"{VICTIM} was not built", pytrace=False)
+    body = _damage((site / VICTIM).read_text(encoding="utf-8"))
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    ctx.route(base_url + VICTIM, lambda route: route.fulfill(
+        status=200, content_type="text/html; charset=utf-8", body=body))
+    try:
+        damaged = editorial_problems(ctx, base_url, VICTIM)
+    finally:
+        ctx.close()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    try:
+        intact = editorial_problems(ctx, base_url, VICTIM)
+    finally:
+        ctx.close()
+    return intact, damaged
+
+
+def test_checker_passes_the_intact_victim(damaged_problems) -> None:
+    intact, _ = damaged_problems
+    assert intact == []
+
+
+def test_checker_reports_a_missing_caption(damaged_problems) -> None:
+    _, damaged = damaged_problems
+    assert any("without a caption" in p for p in damaged), damaged
+
+
+def test_checker_reports_a_file_name_alt_text(damaged_problems) -> None:
+    _, damaged = damaged_problems
+    assert any("alt text is a file name" in p for p in damaged), damaged
+
+
+def test_checker_reports_a_code_line_wider_than_its_box(damaged_problems) -> None:
+    _, damaged = damaged_problems
+    assert any("wider than its box" in p for p in damaged), damaged
