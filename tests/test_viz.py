@@ -102,3 +102,30 @@ def test_memory_order_matches_address_formulas_and_torch_strides(shape):
     nchw = torch.empty(1, c, h, w).stride()
     assert f"C: {nchw[1]}, H: {nchw[2]}, W: {nchw[3]}" in fig.axes[0].get_title()
     assert f"H: {nhwc[2]}, W: {nhwc[3]}, C: {nhwc[1]}" in fig.axes[1].get_title()
+
+
+def test_book_style_integer_ticks_and_text_size():
+    import matplotlib as mpl
+
+    from convlib.viz import integer_ticks, smallest_text_px, use_book_style
+
+    with mpl.rc_context():
+        use_book_style()
+        assert mpl.rcParams["figure.dpi"] == 100
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot([0, 1, 2, 3], [0.0, 0.4, 0.8, 1.2])
+        integer_ticks(ax)
+        fig.canvas.draw()
+        ticks = list(ax.get_xticks()) + list(ax.get_yticks())
+        assert all(float(t).is_integer() for t in ticks)
+        plt.close(fig)
+    # text of 10 pt at 100 dpi is 13.9 px; a 10-inch figure is shrunk to 750 px, and its text
+    # with it: 10 * 100 / 72 * 750 / 1000 = 10.4 px (brute force: the ratio of the two)
+    fig = plt.figure(figsize=(10, 2), dpi=100)
+    fig.text(0.5, 0.5, "label", fontsize=10)
+    fig.text(0.1, 0.1, "   ", fontsize=4)  # blank text is not counted
+    assert abs(smallest_text_px(fig) - 10 * 100 / 72 * 0.75) < 1e-9
+    plt.close(fig)
+    with pytest.raises(ValueError, match="axis"):
+        integer_ticks(plt.gca(), "z")
+    plt.close("all")

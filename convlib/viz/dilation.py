@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from convlib._validate import as_array, positive_int
 from convlib.arithmetic import conv_output_size
 from convlib.receptive_field import receptive_field
-from convlib.viz.grid import COLORS, draw_grid
+from convlib.viz.grid import COLORS, draw_grid, integer_ticks
 from convlib.widgets.dilation import dilate_kernel, dilation_state
 
 __all__ = ["draw_dilated_kernel", "draw_dilation_tower", "plot_rf_growth", "rf_growth_table",
@@ -150,6 +150,7 @@ def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 100) -> Figure:
     a2.set_yscale("log", base=2)
     for ax in (a1, a2):
         ax.set_xlabel("layers", fontsize=10)
+        integer_ticks(ax, "x")
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
     a1.legend(fontsize=9)

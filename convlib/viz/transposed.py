@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from convlib import functional as F
 from convlib._validate import as_array, nonnegative_int, positive_int
-from convlib.viz.grid import COLORS, draw_grid
+from convlib.viz.grid import COLORS, draw_grid, integer_ticks
 from convlib.widgets.transposed import (insert_zeros, overlap_state, resize_conv_counts,
                                         stacked_overlap)
 
@@ -160,6 +160,7 @@ def plot_overlap(kernel_size: int, stride: int, size: int = 6, *, dpi: int = 100
     colours = [COLORS["window"] if inner.start <= i < inner.stop else "#9ecae1" for i in t]
     a1.bar(t, counts, color=colours, edgecolor="#08306b", linewidth=0.5)
     a1.set_xlabel("output cell", fontsize=10)
+    integer_ticks(a1, "both")
     a1.set_ylabel("inputs painting it", fontsize=10)
     a1.tick_params(labelsize=9)
     a1.set_yticks(range(int(counts.max()) + 1))
@@ -190,6 +191,8 @@ def plot_stacked_overlap(kernel_size: int = 3, stride: int = 2, layers: Sequence
         ax.tick_params(labelsize=9)
         ax.set_title(f"max/min in the interior = {inner.max() / inner.min():.2f}", fontsize=10,
                      loc="right")
+    for ax in axes[:, 0]:
+        integer_ticks(ax, "x")
     axes[-1, 0].set_xlabel(f"output cell (kernel {kernel_size}, stride {stride}, "
                            "counts divided by their interior mean)", fontsize=10)
     fig.tight_layout()
@@ -214,6 +217,7 @@ def plot_resize_conv(kernel_size: int = 3, stride: int = 2, size: int = 6, *,
     for ax in (a1, a2):
         ax.tick_params(labelsize=9)
         ax.set_xlabel("output cell", fontsize=10)
+        integer_ticks(ax, "x")
     a1.set_ylabel("sum of weights reaching it", fontsize=10)
     fig.tight_layout()
     return fig
