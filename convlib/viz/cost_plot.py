@@ -30,7 +30,7 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
                       q1_ms: Optional[Sequence[float]] = None,
                       q3_ms: Optional[Sequence[float]] = None, *, title: str = "",
                       xlabel: str = "multiply-adds per image", ax: Optional[Axes] = None,
-                      dpi: int = 70) -> Figure:
+                      dpi: int = 100) -> Figure:
     """Scatter of multiply-adds (x) against median latency in ms (y), both axes logarithmic,
     one labelled point per network, vertical bars from the first to the third quartile.
     A dashed line of slope 1 through the geometric mean shows where "latency proportional to
@@ -72,7 +72,7 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
 
 
 def plot_dense_memory(memory: Mapping[str, Sequence[float]], *, title: str = "",
-                      ax: Optional[Axes] = None, dpi: int = 70) -> Figure:
+                      ax: Optional[Axes] = None, dpi: int = 100) -> Figure:
     """Memory of a dense block against its number of layers, from
     ``convlib.widgets.dense_memory``: the layer outputs, the concatenations and the measured
     bytes autograd saves for backward, in MiB, with a least-squares quadratic fit
@@ -98,7 +98,7 @@ def plot_dense_memory(memory: Mapping[str, Sequence[float]], *, title: str = "",
                 label=f"quadratic fit ({coef[0]:.3f}·L² + {coef[1]:.2f}·L + …)")
     ax.set_xlabel("layers in the dense block (L)")
     ax.set_ylabel("MiB")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")        # the curves rise to the right
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)

@@ -66,7 +66,7 @@ def _show(ax, img: np.ndarray) -> None:
 
 
 def plot_filters(weight: np.ndarray, ncols: int = 8, title: Optional[str] = None, *,
-                 scale: float = 0.5, dpi: int = 80) -> Figure:
+                 scale: float = 0.5, dpi: int = 100) -> Figure:
     """The filters of a conv layer as small images (:func:`filter_grid_image`).
 
     RGB when the layer reads 3 channels, grey when it reads 1; for a deeper layer pass
@@ -83,7 +83,7 @@ def plot_filters(weight: np.ndarray, ncols: int = 8, title: Optional[str] = None
 
 
 def plot_filter_comparison(weights: Mapping[str, np.ndarray], ncols: int = 4, *,
-                           dpi: int = 80) -> Figure:
+                           dpi: int = 100) -> Figure:
     """Several first layers side by side, each as a filter grid at the same pixel scale."""
     if not weights:
         raise ValueError("weights must name at least one layer")
@@ -100,7 +100,7 @@ def plot_filter_comparison(weights: Mapping[str, np.ndarray], ncols: int = 4, *,
 
 def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncols: int = 8, *,
                   suptitle: Optional[str] = None, cmap: Optional[str] = None,
-                  size: float = 1.1, dpi: int = 70) -> Figure:
+                  size: float = 1.1, dpi: int = 100) -> Figure:
     """``maps (K, h, w)`` as K heat maps with a shared colour scale and a colour bar.
 
     Values of both signs (filters) get a diverging map centred on 0 (blue < 0 < red); values
@@ -133,7 +133,7 @@ def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncol
 
 def plot_feature_maps(maps: Mapping[str, np.ndarray], layers: Sequence[str],
                       n_channels: int = 8, image: Optional[np.ndarray] = None, *,
-                      size: float = 0.95, dpi: int = 70) -> Figure:
+                      size: float = 0.95, dpi: int = 100) -> Figure:
     """One row per layer: its first ``n_channels`` maps (each on its own colour scale, so
     the pattern shows), the layer's name and shape on the left; ``image (C, H, W)`` first."""
     rows = len(layers) + (image is not None)
@@ -188,7 +188,7 @@ def upsample(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
-                      overlay: bool = False, size: float = 1.9, dpi: int = 75) -> Figure:
+                      overlay: bool = False, size: float = 1.9, dpi: int = 100) -> Figure:
     """The image, then one panel per map. A 2-D map is a heat map (``overlay``: drawn
     half-transparent over the image, upsampled to its size); a ``(C, H, W)`` map is a
     back-projection shown with :func:`projection_rgb`."""
@@ -215,7 +215,7 @@ def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
 
 
 def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *,
-                         size: float = 1.5, dpi: int = 70) -> Figure:
+                         size: float = 1.5, dpi: int = 100) -> Figure:
     """Occlusion maps ``{(patch, stride): (Ho, Wo)}`` in a grid: one row per patch size, one
     column per stride, each drawn over the image on one shared diverging scale (red: the
     class probability drops when that place is hidden)."""
