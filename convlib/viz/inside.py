@@ -100,7 +100,8 @@ def plot_filter_comparison(weights: Mapping[str, np.ndarray], ncols: int = 4, *,
 
 def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncols: int = 8, *,
                   suptitle: Optional[str] = None, cmap: Optional[str] = None,
-                  size: float = 1.1, dpi: int = 100) -> Figure:
+                  size: float = 1.1, dpi: int = 100,
+                  cbar_label: Optional[str] = None) -> Figure:
     """``maps (K, h, w)`` as K heat maps with a shared colour scale and a colour bar.
 
     Values of both signs (filters) get a diverging map centred on 0 (blue < 0 < red); values
@@ -125,7 +126,9 @@ def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncol
         im = ax.imshow(m[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    if cbar_label:
+        cbar.set_label(cbar_label, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return fig
@@ -205,7 +208,8 @@ def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
             ax.imshow(rgb, interpolation="nearest")
             ax.imshow(upsample(m, rgb.shape[:2]), cmap="jet", alpha=0.5, interpolation="nearest")
         else:
-            ax.imshow(m, cmap="magma", interpolation="nearest")
+            im = ax.imshow(m, cmap="magma", interpolation="nearest")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
         ax.set_title(name, fontsize=9)
     for ax in axes:
         ax.set_xticks([])
@@ -218,7 +222,7 @@ def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *
                          size: float = 1.5, dpi: int = 100) -> Figure:
     """Occlusion maps ``{(patch, stride): (Ho, Wo)}`` in a grid: one row per patch size, one
     column per stride, each drawn over the image on one shared diverging scale (red: the
-    class probability drops when that place is hidden)."""
+    class probability drops when that place is hidden), with one colour bar for all."""
     patches = sorted({p for p, _ in table})
     strides = sorted({s for _, s in table})
     vmax = max(float(np.abs(h).max()) for h in table.values()) or 1.0
@@ -230,10 +234,12 @@ def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *
             ax = axes[r, c]
             ax.imshow(rgb, interpolation="nearest")
             heat = table[p, s]
-            ax.imshow(upsample(heat, rgb.shape[:2]), cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                      alpha=0.65, interpolation="nearest")
+            im = ax.imshow(upsample(heat, rgb.shape[:2]), cmap="RdBu_r", vmin=-vmax,
+                           vmax=vmax, alpha=0.65, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"patch {p}, stride {s}\n{heat.shape[0]}×{heat.shape[1]}", fontsize=8)
     fig.tight_layout(pad=0.3)
+    cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, pad=0.03)
+    cbar.set_label("drop in P(class) when hidden", fontsize=8)
     return fig
