@@ -52,10 +52,6 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
         ax.errorbar(x, y, yerr=np.clip(np.vstack([lo, hi]), 0, None), fmt="none",
                     ecolor="#999", elinewidth=1, capsize=2)
     ax.scatter(x, y, s=28, color="#1f5fa8", zorder=3, gid="networks")
-    order = np.argsort(x)                    # neighbours in x: labels alternately above/below
-    for k, i in enumerate(order):
-        ax.annotate(names[i], (x[i], y[i]), xytext=(4, 4 if k % 2 == 0 else -11),
-                    textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     gx, gy = np.exp(np.log(x).mean()), np.exp(np.log(y).mean())
@@ -68,7 +64,38 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
         ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
+    _place_labels(ax, names, x, y)
     return fig
+
+
+def _place_labels(ax: Axes, names: Sequence[str], x: np.ndarray, y: np.ndarray) -> None:
+    """Label each point at the first of a few offsets where the label overlaps no earlier
+    label, no point and the legend (greedy, left to right)."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    points = ax.transData.transform(np.column_stack([x, y]))
+    taken = [leg.get_window_extent(renderer)] if (leg := ax.get_legend()) else []
+    box = ax.get_window_extent(renderer)
+    candidates = [(5, 4, "left"), (5, -12, "left"), (-5, 4, "right"), (-5, -12, "right"),
+                  (5, 13, "left"), (5, -21, "left"), (-5, 13, "right"), (-5, -21, "right")]
+    for i in np.argsort(x):
+        best = None
+        for dx, dy, ha in candidates:
+            t = ax.annotate(names[i], (x[i], y[i]), xytext=(dx, dy), ha=ha,
+                            textcoords="offset points", fontsize=8)
+            bb = t.get_window_extent(renderer).expanded(1.04, 1.1)
+            clash = (sum(bb.overlaps(o) for o in taken)
+                     + sum(bb.contains(px, py) for j, (px, py) in enumerate(points) if j != i)
+                     + (not (box.contains(bb.x0, bb.y0) and box.contains(bb.x1, bb.y1))))
+            if best is None or clash < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (clash, t, bb)
+            else:
+                t.remove()
+            if clash == 0:
+                break
+        taken.append(best[2])
 
 
 def plot_dense_memory(memory: Mapping[str, Sequence[float]], *, title: str = "",
