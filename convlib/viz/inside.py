@@ -222,7 +222,8 @@ def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *
                          size: float = 1.5, dpi: int = 100) -> Figure:
     """Occlusion maps ``{(patch, stride): (Ho, Wo)}`` in a grid: one row per patch size, one
     column per stride, each drawn over the image on one shared diverging scale (red: the
-    class probability drops when that place is hidden), with one colour bar for all."""
+    class probability drops when that place is hidden), with one colour bar for all. Each
+    value is drawn as a stride-sized square at the centre of its patch."""
     patches = sorted({p for p, _ in table})
     strides = sorted({s for _, s in table})
     vmax = max(float(np.abs(h).max()) for h in table.values()) or 1.0
@@ -234,8 +235,14 @@ def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *
             ax = axes[r, c]
             ax.imshow(rgb, interpolation="nearest")
             heat = table[p, s]
-            im = ax.imshow(upsample(heat, rgb.shape[:2]), cmap="RdBu_r", vmin=-vmax,
-                           vmax=vmax, alpha=0.65, interpolation="nearest")
+            # cell (i, j) is drawn as an s×s square centred on its patch's centre
+            # (i*s + p/2, j*s + p/2); pixel k of the image spans [k - 0.5, k + 0.5]
+            y0 = x0 = (p - s) / 2 - 0.5
+            im = ax.imshow(heat, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=0.65,
+                           interpolation="nearest",
+                           extent=(x0, x0 + heat.shape[1] * s, y0 + heat.shape[0] * s, y0))
+            ax.set_xlim(-0.5, rgb.shape[1] - 0.5)
+            ax.set_ylim(rgb.shape[0] - 0.5, -0.5)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"patch {p}, stride {s}\n{heat.shape[0]}×{heat.shape[1]}", fontsize=8)
