@@ -168,5 +168,6 @@ def test_occlusion_table_html_and_widget(model, pool):
     patch.value, stride.value = 12, 10
     assert "patch 12, stride 10" in box.children[1].value
     fig = plot_occlusion_table(x[1], table)
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 5                      # four panels and their shared colour bar
+    assert fig.axes[-1].get_ylabel() == "drop in P(class) when hidden"
     plt.close(fig)

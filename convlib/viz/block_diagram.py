@@ -354,7 +354,7 @@ def draw_block(block: Any, input_shape: Optional[Sequence[int]] = None, *, fuse:
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=11)
 
     half_h = {}
     for i, n in enumerate(g.nodes):
@@ -367,9 +367,9 @@ def draw_block(block: Any, input_shape: Optional[Sequence[int]] = None, *, fuse:
             r = 0.28
             ax.add_patch(Circle((cx, cy), r, fc=n.color, ec="#444", lw=1.2, gid=n.kind))
             ax.text(cx, cy, "+" if n.kind == "add" else "C", ha="center", va="center",
-                    fontsize=11 if n.kind == "add" else 9, fontweight="bold")
+                    fontsize=12 if n.kind == "add" else 10, fontweight="bold")
             if shape:
-                ax.text(cx - r - 0.08, cy, shape, ha="right", va="center", fontsize=6.5,
+                ax.text(cx - r - 0.08, cy, shape, ha="right", va="center", fontsize=8,
                         color="#555")
             half_h[i] = r
             continue
@@ -380,10 +380,10 @@ def draw_block(block: Any, input_shape: Optional[Sequence[int]] = None, *, fuse:
         ax.add_patch(FancyBboxPatch((cx - box_w / 2, cy - h / 2), box_w, h,
                                     boxstyle="round,pad=0.02,rounding_size=0.08", fc=n.color,
                                     ec="#444", lw=0.9, gid=n.kind))
-        ax.text(cx, cy + (0.1 if sub else 0), main, ha="center", va="center", fontsize=7.5,
+        ax.text(cx, cy + (0.1 if sub else 0), main, ha="center", va="center", fontsize=9,
                 linespacing=1.25)
         if sub:
-            ax.text(cx, cy - h / 2 + 0.06, sub, ha="center", va="bottom", fontsize=6.5,
+            ax.text(cx, cy - h / 2 + 0.06, sub, ha="center", va="bottom", fontsize=8,
                     color="#555")
         half_h[i] = h / 2
 
@@ -402,6 +402,10 @@ def draw_block(block: Any, input_shape: Optional[Sequence[int]] = None, *, fuse:
             ax.plot([x0 + start, side, side], [ya, ya, yb], color="#1f5fa8", lw=1.3, gid="skip")
             ax.annotate("", xy=(x1 + end, yb), xytext=(side, yb),
                         arrowprops={**style, "color": "#1f5fa8", "lw": 1.3})
+        elif abs(x0 - x1) > 1e-9 and depth[b] - depth[a] > 1:   # down its own lane first,
+            ym = -(depth[b] - 1) * level_h                          # not across other boxes
+            ax.plot([x0, x0], [y0, ym], color="#333", lw=1.0)
+            ax.annotate("", xy=(x1, y1), xytext=(x0, ym), arrowprops=style)
         else:
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=style)
     return fig

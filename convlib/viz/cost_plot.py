@@ -30,7 +30,7 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
                       q1_ms: Optional[Sequence[float]] = None,
                       q3_ms: Optional[Sequence[float]] = None, *, title: str = "",
                       xlabel: str = "multiply-adds per image", ax: Optional[Axes] = None,
-                      dpi: int = 70) -> Figure:
+                      dpi: int = 100) -> Figure:
     """Scatter of multiply-adds (x) against median latency in ms (y), both axes logarithmic,
     one labelled point per network, vertical bars from the first to the third quartile.
     A dashed line of slope 1 through the geometric mean shows where "latency proportional to
@@ -52,10 +52,6 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
         ax.errorbar(x, y, yerr=np.clip(np.vstack([lo, hi]), 0, None), fmt="none",
                     ecolor="#999", elinewidth=1, capsize=2)
     ax.scatter(x, y, s=28, color="#1f5fa8", zorder=3, gid="networks")
-    order = np.argsort(x)                    # neighbours in x: labels alternately above/below
-    for k, i in enumerate(order):
-        ax.annotate(names[i], (x[i], y[i]), xytext=(4, 4 if k % 2 == 0 else -11),
-                    textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     gx, gy = np.exp(np.log(x).mean()), np.exp(np.log(y).mean())
@@ -68,11 +64,42 @@ def plot_macs_latency(names: Sequence[str], macs: Sequence[float], median_ms: Se
         ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
+    _place_labels(ax, names, x, y)
     return fig
 
 
+def _place_labels(ax: Axes, names: Sequence[str], x: np.ndarray, y: np.ndarray) -> None:
+    """Label each point at the first of a few offsets where the label overlaps no earlier
+    label, no point and the legend (greedy, left to right)."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    points = ax.transData.transform(np.column_stack([x, y]))
+    taken = [leg.get_window_extent(renderer)] if (leg := ax.get_legend()) else []
+    box = ax.get_window_extent(renderer)
+    candidates = [(5, 4, "left"), (5, -12, "left"), (-5, 4, "right"), (-5, -12, "right"),
+                  (5, 13, "left"), (5, -21, "left"), (-5, 13, "right"), (-5, -21, "right")]
+    for i in np.argsort(x):
+        best = None
+        for dx, dy, ha in candidates:
+            t = ax.annotate(names[i], (x[i], y[i]), xytext=(dx, dy), ha=ha,
+                            textcoords="offset points", fontsize=8)
+            bb = t.get_window_extent(renderer).expanded(1.04, 1.1)
+            clash = (sum(bb.overlaps(o) for o in taken)
+                     + sum(bb.contains(px, py) for j, (px, py) in enumerate(points) if j != i)
+                     + (not (box.contains(bb.x0, bb.y0) and box.contains(bb.x1, bb.y1))))
+            if best is None or clash < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (clash, t, bb)
+            else:
+                t.remove()
+            if clash == 0:
+                break
+        taken.append(best[2])
+
+
 def plot_dense_memory(memory: Mapping[str, Sequence[float]], *, title: str = "",
-                      ax: Optional[Axes] = None, dpi: int = 70) -> Figure:
+                      ax: Optional[Axes] = None, dpi: int = 100) -> Figure:
     """Memory of a dense block against its number of layers, from
     ``convlib.widgets.dense_memory``: the layer outputs, the concatenations and the measured
     bytes autograd saves for backward, in MiB, with a least-squares quadratic fit
@@ -98,7 +125,7 @@ def plot_dense_memory(memory: Mapping[str, Sequence[float]], *, title: str = "",
                 label=f"quadratic fit ({coef[0]:.3f}·L² + {coef[1]:.2f}·L + …)")
     ax.set_xlabel("layers in the dense block (L)")
     ax.set_ylabel("MiB")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")        # the curves rise to the right
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)

@@ -66,7 +66,7 @@ def _show(ax, img: np.ndarray) -> None:
 
 
 def plot_filters(weight: np.ndarray, ncols: int = 8, title: Optional[str] = None, *,
-                 scale: float = 0.5, dpi: int = 80) -> Figure:
+                 scale: float = 0.5, dpi: int = 100) -> Figure:
     """The filters of a conv layer as small images (:func:`filter_grid_image`).
 
     RGB when the layer reads 3 channels, grey when it reads 1; for a deeper layer pass
@@ -83,7 +83,7 @@ def plot_filters(weight: np.ndarray, ncols: int = 8, title: Optional[str] = None
 
 
 def plot_filter_comparison(weights: Mapping[str, np.ndarray], ncols: int = 4, *,
-                           dpi: int = 80) -> Figure:
+                           dpi: int = 100) -> Figure:
     """Several first layers side by side, each as a filter grid at the same pixel scale."""
     if not weights:
         raise ValueError("weights must name at least one layer")
@@ -100,7 +100,8 @@ def plot_filter_comparison(weights: Mapping[str, np.ndarray], ncols: int = 4, *,
 
 def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncols: int = 8, *,
                   suptitle: Optional[str] = None, cmap: Optional[str] = None,
-                  size: float = 1.1, dpi: int = 70) -> Figure:
+                  size: float = 1.1, dpi: int = 100,
+                  cbar_label: Optional[str] = None) -> Figure:
     """``maps (K, h, w)`` as K heat maps with a shared colour scale and a colour bar.
 
     Values of both signs (filters) get a diverging map centred on 0 (blue < 0 < red); values
@@ -125,7 +126,9 @@ def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncol
         im = ax.imshow(m[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    if cbar_label:
+        cbar.set_label(cbar_label, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return fig
@@ -133,7 +136,7 @@ def plot_heatmaps(maps: np.ndarray, titles: Optional[Sequence[str]] = None, ncol
 
 def plot_feature_maps(maps: Mapping[str, np.ndarray], layers: Sequence[str],
                       n_channels: int = 8, image: Optional[np.ndarray] = None, *,
-                      size: float = 0.95, dpi: int = 70) -> Figure:
+                      size: float = 0.95, dpi: int = 100) -> Figure:
     """One row per layer: its first ``n_channels`` maps (each on its own colour scale, so
     the pattern shows), the layer's name and shape on the left; ``image (C, H, W)`` first."""
     rows = len(layers) + (image is not None)
@@ -188,7 +191,7 @@ def upsample(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
-                      overlay: bool = False, size: float = 1.9, dpi: int = 75) -> Figure:
+                      overlay: bool = False, size: float = 1.9, dpi: int = 100) -> Figure:
     """The image, then one panel per map. A 2-D map is a heat map (``overlay``: drawn
     half-transparent over the image, upsampled to its size); a ``(C, H, W)`` map is a
     back-projection shown with :func:`projection_rgb`."""
@@ -205,7 +208,8 @@ def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
             ax.imshow(rgb, interpolation="nearest")
             ax.imshow(upsample(m, rgb.shape[:2]), cmap="jet", alpha=0.5, interpolation="nearest")
         else:
-            ax.imshow(m, cmap="magma", interpolation="nearest")
+            im = ax.imshow(m, cmap="magma", interpolation="nearest")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
         ax.set_title(name, fontsize=9)
     for ax in axes:
         ax.set_xticks([])
@@ -215,10 +219,11 @@ def plot_attributions(image: np.ndarray, panels: Mapping[str, np.ndarray], *,
 
 
 def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *,
-                         size: float = 1.5, dpi: int = 70) -> Figure:
+                         size: float = 1.5, dpi: int = 100) -> Figure:
     """Occlusion maps ``{(patch, stride): (Ho, Wo)}`` in a grid: one row per patch size, one
     column per stride, each drawn over the image on one shared diverging scale (red: the
-    class probability drops when that place is hidden)."""
+    class probability drops when that place is hidden), with one colour bar for all. Each
+    value is drawn as a stride-sized square at the centre of its patch."""
     patches = sorted({p for p, _ in table})
     strides = sorted({s for _, s in table})
     vmax = max(float(np.abs(h).max()) for h in table.values()) or 1.0
@@ -230,10 +235,18 @@ def plot_occlusion_table(image: np.ndarray, table: Mapping[tuple, np.ndarray], *
             ax = axes[r, c]
             ax.imshow(rgb, interpolation="nearest")
             heat = table[p, s]
-            ax.imshow(upsample(heat, rgb.shape[:2]), cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                      alpha=0.65, interpolation="nearest")
+            # cell (i, j) is drawn as an s×s square centred on its patch's centre
+            # (i*s + p/2, j*s + p/2); pixel k of the image spans [k - 0.5, k + 0.5]
+            y0 = x0 = (p - s) / 2 - 0.5
+            im = ax.imshow(heat, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=0.65,
+                           interpolation="nearest",
+                           extent=(x0, x0 + heat.shape[1] * s, y0 + heat.shape[0] * s, y0))
+            ax.set_xlim(-0.5, rgb.shape[1] - 0.5)
+            ax.set_ylim(rgb.shape[0] - 0.5, -0.5)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"patch {p}, stride {s}\n{heat.shape[0]}×{heat.shape[1]}", fontsize=8)
     fig.tight_layout(pad=0.3)
+    cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, pad=0.03)
+    cbar.set_label("drop in P(class) when hidden", fontsize=8)
     return fig

@@ -69,7 +69,7 @@ def readout_error(points: np.ndarray, n_dims: int, seed: int = 0) -> float:
 
 def draw_relu_manifold(dims: Sequence[int] = (2, 3, 5, 15, 30), seed: int = 0,
                        n_points: int = 400, *, errors: Optional[dict] = None,
-                       dpi: int = 70) -> Figure:
+                       dpi: int = 100) -> Figure:
     """The input spiral and ``T⁺ relu(T x)`` for each ``n`` in ``dims``, one panel each,
     coloured along the curve, as in Sandler et al.'s figure 1 (the recovered curve is about
     half the size: ReLU zeroes about half the coordinates). Each title gives
@@ -79,16 +79,23 @@ def draw_relu_manifold(dims: Sequence[int] = (2, 3, 5, 15, 30), seed: int = 0,
     """
     pts = spiral(n_points)
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(pts)))
-    fig, axes = plt.subplots(1, len(dims) + 1, figsize=(1.9 * (len(dims) + 1), 2.2), dpi=dpi)
+    panels = len(dims) + 1
+    ncols = min(3, panels)               # rows of three: readable in a narrow column
+    nrows = -(-panels // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.45 * nrows), dpi=dpi,
+                             squeeze=False)
+    for ax in grid.ravel()[panels:]:
+        fig.delaxes(ax)
+    axes = list(grid.ravel()[:panels])
     axes[0].scatter(pts[:, 0], pts[:, 1], c=colours, s=3)
-    axes[0].set_title("input (2-D)", fontsize=9)
+    axes[0].set_title("input (2-D)", fontsize=10)
     for ax, n in zip(axes[1:], dims):
         back = relu_roundtrip(pts, n, seed)
         err = readout_error(pts, n, seed)
         if errors is not None:
             errors[n] = err
         ax.scatter(back[:, 0], back[:, 1], c=colours, s=3)
-        ax.set_title(f"n = {n}\nlost {err:.0%}", fontsize=9)
+        ax.set_title(f"n = {n}\nlost {err:.0%}", fontsize=10)
     for ax in axes:
         ax.set_aspect("equal")
         ax.set_xticks([])
