@@ -1,0 +1,194 @@
+"""ConvBook's two editions from one source: English and 中文 (a local Sphinx extension + a script).
+
+The Chinese edition is Sphinx's own translation machinery applied to the same notebooks:
+
+* ``python book/_ext/convbook_i18n.py extract`` runs Sphinx's ``gettext`` builder over the book
+  (reading the notebooks' cached execution results, never executing them) and merges the
+  messages into the catalogs ``book/locales/zh_CN/LC_MESSAGES/<page>.po`` (one per page). A
+  changed English sentence keeps its old translation marked *fuzzy*; a new one is untranslated.
+* ``python book/_ext/convbook_i18n.py build-zh`` builds the Chinese edition into
+  ``_build/html/zh/`` with ``language = zh_CN``, from the same execution cache as the English
+  build (``_build/.jupyter_cache``), so code, outputs and figures are the English edition's.
+* ``python book/_ext/convbook_i18n.py status`` counts untranslated and fuzzy messages.
+
+As a Sphinx extension, it puts a language switch (English ↔ 中文) on every page: a relative
+link to the same page in the other edition, so it works from ``file://`` and when served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE_DIR = ROOT / "book" / "locales"
+LANGUAGE = "zh_CN"
+CATALOGS = LOCALE_DIR / LANGUAGE / "LC_MESSAGES"
+POT_DIR = ROOT / "_build" / "gettext"
+ZH_OUT = ROOT / "_build" / "html" / "zh"
+#: the English build's notebook execution cache, shared by both editions
+CACHE = ROOT / "_build" / ".jupyter_cache"
+#: the other edition's folder, relative to this edition's root
+ZH_SUBDIR = "zh"
+
+SWITCH = (
+    '<div class="convbook-lang" lang="{lang}">'
+    '<a class="convbook-lang-link" href="{href}" hreflang="{lang}" lang="{lang}">{label}</a>'
+    "</div>"
+)
+
+
+# --------------------------------------------------------------------------------- extension
+def _other_edition_href(pagename: str, language: str) -> str:
+    """Relative URL of ``pagename`` in the other edition (``zh/`` sits inside the English root)."""
+    up = "../" * pagename.count("/")
+    if language.startswith("zh"):
+        return f"{up}../{pagename}.html"
+    return f"{up}{ZH_SUBDIR}/{pagename}.html"
+
+
+def _add_switch(app, pagename, templatename, context, doctree):
+    if doctree is None and pagename not in ("genindex", "search", "py-modindex"):
+        return
+    language = app.config.language or "en"
+    chinese = language.startswith("zh")
+    html = SWITCH.format(
+        href=_other_edition_href(pagename, language),
+        lang="en" if chinese else "zh-CN",
+        label="English" if chinese else "中文",
+    )
+    context["body"] = html + context.get("body", "")
+
+
+class KeepDocstringsEnglish(SphinxTransform):
+    """Docstrings pulled in by autodoc are code documentation, written in rST: they stay English
+    (like code and outputs). Translating them would also re-parse them as MyST, not rST."""
+
+    default_priority = 10  # before Sphinx's Locale transform (20)
+
+    def apply(self, **kwargs) -> None:
+        for node in self.document.findall(nodes.TextElement):
+            if ":docstring of " in (node.source or ""):
+                node["translatable"] = False
+
+
+def setup(app):
+    app.add_transform(KeepDocstringsEnglish)
+    app.connect("html-page-context", _add_switch)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# ------------------------------------------------------------------------------------ script
+def _build(builder: str, outdir: Path, doctrees: Path, overrides: dict) -> int:
+    from jupyter_book.sphinx import build_sphinx
+
+    os.chdir(ROOT)
+    overrides = {
+        "nb_execution_cache_path": str(CACHE),
+        "external_toc_path": "_toc.yml",
+        "nitpicky": True,
+        "latex_individualpages": False,
+        **overrides,
+    }
+    result = build_sphinx(
+        ROOT, outdir, noconfig=True, path_config=str(ROOT / "_config.yml"),
+        confoverrides=overrides, doctreedir=doctrees, builder=builder,
+        warningiserror=True, keep_going=True, quiet=True,
+    )
+    if isinstance(result, Exception):
+        raise result
+    return int(result or 0)
+
+
+def extract() -> int:
+    """Messages of every page → ``_build/gettext/*.pot`` → merged into the zh_CN catalogs."""
+    from sphinx_intl import basic
+
+    # the notebooks' committed outputs suffice for the messages (glue included): run nothing
+    status = _build(
+        "gettext", POT_DIR, ROOT / "_build" / ".doctrees-gettext", {"nb_execution_mode": "off"}
+    )
+    if status:
+        return status
+    basic.update(str(LOCALE_DIR), str(POT_DIR), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
+    return 0
+
+
+def build_zh() -> int:
+    """The Chinese edition into ``_build/html/zh`` (no notebook is executed again)."""
+    os.environ["CONVBOOK_EDITION"] = "zh"
+    return _build("html", ZH_OUT, ROOT / "_build" / ".doctrees-zh", {"language": LANGUAGE})
+
+
+def status() -> int:
+    from babel.messages.pofile import read_po
+
+    untranslated = fuzzy = total = 0
+    for po_path in sorted(CATALOGS.rglob("*.po")):
+        with open(po_path, "rb") as fh:
+            catalog = read_po(fh)
+        for message in catalog:
+            if not message.id:
+                continue
+            total += 1
+            untranslated += not message.string
+            fuzzy += message.fuzzy
+    print(f"{total} messages, {untranslated} untranslated, {fuzzy} fuzzy")
+    return 0
+
+
+def _read(po_path: Path):
+    from babel.messages.pofile import read_po
+
+    with open(po_path, "rb") as fh:
+        return read_po(fh)
+
+
+def _write(catalog, po_path: Path) -> None:
+    from babel.messages.pofile import write_po
+
+    with open(po_path, "wb") as fh:
+        write_po(fh, catalog, width=0, omit_header=False)
+
+
+def todo(po_file: str, out_json: str) -> int:
+    """The untranslated and fuzzy messages of one catalog as JSON, for a translator to fill in."""
+    catalog = _read(Path(po_file))
+    items = [
+        {"id": m.id, "old": m.string if m.fuzzy else "", "str": ""}
+        for m in catalog
+        if m.id and (not m.string or m.fuzzy)
+    ]
+    Path(out_json).write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"{len(items)} messages to translate -> {out_json}")
+    return 0
+
+
+def apply(po_file: str, in_json: str) -> int:
+    """Write the translations of a filled-in JSON file (from ``todo``) into the catalog."""
+    catalog = _read(Path(po_file))
+    done = 0
+    for item in json.loads(Path(in_json).read_text(encoding="utf-8")):
+        message = catalog.get(item["id"])
+        if message is None or not item.get("str"):
+            continue
+        message.string = item["str"]
+        message.flags.discard("fuzzy")
+        message.previous_id = []
+        done += 1
+    _write(catalog, Path(po_file))
+    print(f"{done} translations written to {po_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    commands = {"extract": extract, "build-zh": build_zh, "status": status,
+                "todo": todo, "apply": apply}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(commands)}}} [po-file json-file]")
+    sys.exit(commands[sys.argv[1]](*sys.argv[2:]))

@@ -1,0 +1,181 @@
+"""The Chinese edition cannot drift from the English one.
+
+`./dev book` re-extracts every page's messages and merges them into the catalogs
+(book/locales/zh_CN/LC_MESSAGES): an English sentence that changed keeps its old translation
+marked fuzzy, a new one arrives untranslated. These tests fail on either, and check that the
+glossary's Chinese names are the ones the translation uses.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "book" / "locales" / "zh_CN" / "LC_MESSAGES"
+POT_DIR = ROOT / "_build" / "gettext"
+ZH_HTML = ROOT / "_build" / "html" / "zh"
+GLOSSARY = ROOT / "book" / "glossary.md"
+
+pytestmark = pytest.mark.book
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+#: inline code, MyST roles and their targets, math, link targets: never translated
+NOT_PROSE = re.compile(r"``.*?``|`[^`]*`|\{[\w:-]+\}|\$[^$]*\$|\]\([^)]*\)")
+
+
+def _catalog(path: Path):
+    with open(path, "rb") as fh:
+        return read_po(fh)
+
+
+def toc_pages() -> list[str]:
+    """Every page of _toc.yml, as 'book/basics/pooling' (root included)."""
+    text = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    return re.findall(r"^\s*(?:root|-\s*file):\s*(\S+)", text, re.M)
+
+
+def catalogs() -> list[Path]:
+    return sorted(CATALOGS.rglob("*.po"))
+
+
+def problems_in(catalog) -> list[str]:
+    """Untranslated and fuzzy messages of one catalog, one line each."""
+    found = []
+    for message in catalog:
+        if not message.id:
+            continue
+        if message.fuzzy:
+            found.append(f"fuzzy: {message.id[:70]!r}")
+        elif not message.string:
+            found.append(f"untranslated: {message.id[:70]!r}")
+    return found
+
+
+def test_every_page_has_a_catalog():
+    missing = [p for p in toc_pages() if not (CATALOGS / f"{p}.po").exists()]
+    assert not missing, f"pages without a zh_CN catalog (run ./dev book): {missing}"
+
+
+@pytest.mark.parametrize("po_path", catalogs(), ids=lambda p: str(p.relative_to(CATALOGS)))
+def test_catalog_is_fully_translated(po_path):
+    found = problems_in(_catalog(po_path))
+    assert not found, (
+        f"{len(found)} messages of {po_path.name} need a translation "
+        "(see CONTRIBUTING.md, 'The Chinese edition'):\n" + "\n".join(found[:20])
+    )
+
+
+def test_catalogs_hold_every_extracted_message():
+    """The catalogs were merged with the current English text (./dev book does it)."""
+    pots = sorted(POT_DIR.rglob("*.pot"))
+    assert pots, "no _build/gettext/*.pot: run ./dev book (it extracts the messages)"
+    missing = []
+    for pot in pots:
+        page = pot.relative_to(POT_DIR).with_suffix(".po")
+        po_path = CATALOGS / page
+        known = {m.id for m in _catalog(po_path)} if po_path.exists() else set()
+        missing += [f"{page}: {m.id[:60]!r}" for m in _catalog(pot) if m.id and m.id not in known]
+    assert not missing, "English messages missing from the catalogs:\n" + "\n".join(missing[:20])
+
+
+def glossary_entries() -> list[tuple[list[str], list[str]]]:
+    """(English names, Chinese names) of every glossary entry."""
+    text = GLOSSARY.read_text(encoding="utf-8")
+    block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    entries, names = [], []
+    for line in block.splitlines():
+        if not line.strip() or line.startswith(":"):
+            if names:
+                entries.append(names)
+            names = []
+            continue
+        if line.startswith((" ", "\t")):
+            if names:
+                entries.append(names)
+            names = []
+            continue
+        names.append(line.strip())
+    if names:
+        entries.append(names)
+    pairs = []
+    for names in entries:
+        english = [n for n in names if not CJK.search(n)]
+        chinese = [n for n in names if CJK.search(n)]
+        if english and chinese:
+            pairs.append((english, chinese))
+    return pairs
+
+
+def term_mismatches(pairs, messages) -> list[str]:
+    """Messages whose English prose uses a glossary term but whose translation has none of the
+    term's Chinese names."""
+    found = []
+    for english, chinese in pairs:
+        patterns = [re.compile(rf"(?<![\w-]){re.escape(e)}s?(?![\w-])", re.I) for e in english]
+        for msgid, msgstr in messages:
+            prose = NOT_PROSE.sub(" ", msgid)
+            if not any(p.search(prose) for p in patterns):
+                continue
+            if not any(name in msgstr for name in chinese):
+                found.append(f"{english[0]!r} -> one of {chinese}: {msgstr[:60]!r}")
+    return found
+
+
+def translated_messages():
+    for po_path in catalogs():
+        if po_path.name == "glossary.po" or po_path.parent.name == "api":
+            continue
+        for message in _catalog(po_path):
+            if message.id and message.string and not message.fuzzy:
+                yield message.id, message.string
+
+
+def test_glossary_parses():
+    pairs = dict((e[0], c) for e, c in glossary_entries())
+    assert pairs["receptive field"] == ["感受野"]
+    assert len(pairs) >= 60
+
+
+def test_translations_use_the_glossary_names():
+    found = term_mismatches(glossary_entries(), list(translated_messages()))
+    assert not found, (
+        f"{len(found)} translations do not use the glossary's Chinese name:\n"
+        + "\n".join(found[:25])
+    )
+
+
+def test_term_check_catches_an_inconsistent_translation():
+    pairs = [(["receptive field"], ["感受野"])]
+    good = [("The receptive field grows.", "感受野变大。")]
+    bad = [("The receptive field grows.", "接受域变大。")]
+    assert term_mismatches(pairs, good) == []
+    assert len(term_mismatches(pairs, bad)) == 1
+    # code and role targets are not prose
+    assert term_mismatches(pairs, [("Call `receptive field`.", "调用。")]) == []
+
+
+def test_completeness_check_catches_untranslated_and_fuzzy():
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Pooling", "池化")
+    assert problems_in(catalog) == []
+    catalog.add("Stride", "")
+    catalog.add("Padding", "填充", flags=["fuzzy"])
+    assert len(problems_in(catalog)) == 2
+
+
+def test_both_editions_have_every_page():
+    assert ZH_HTML.exists(), "no Chinese edition in _build/html/zh: run ./dev book"
+    english = ROOT / "_build" / "html"
+    missing = [
+        f"{edition}/{page}"
+        for page in toc_pages()
+        for edition, base in (("en", english), ("zh", ZH_HTML))
+        if not (base / f"{page}.html").exists()
+    ]
+    assert not missing, f"pages missing from an edition: {missing}"
