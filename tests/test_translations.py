@@ -179,3 +179,33 @@ def test_both_editions_have_every_page():
         if not (base / f"{page}.html").exists()
     ]
     assert not missing, f"pages missing from an edition: {missing}"
+
+
+def _i18n():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import convbook_i18n
+
+    return convbook_i18n
+
+
+def test_translations_keep_their_markup():
+    """Glued values, citations, cross-references, code, math and link targets survive."""
+    i18n = _i18n()
+    found = [
+        f"{po.name}: {m.id[:50]!r}: {problem}"
+        for po in catalogs()
+        for m in _catalog(po)
+        if m.id and m.string
+        for problem in i18n.markup_problems(m.id, m.string)
+    ]
+    assert not found, "\n".join(found[:20])
+
+
+def test_markup_check_catches_a_dropped_glue_value():
+    i18n = _i18n()
+    msgid = "It costs {glue:text}`ratio:.1f` times less, see {numref}`fig-cost` and `k`."
+    assert i18n.markup_problems(msgid, "代价低 {glue:text}`ratio:.1f` 倍，见 {numref}`fig-cost` 与 `k`。") == []
+    assert i18n.markup_problems(msgid, "代价低 9.7 倍，见 {numref}`fig-cost` 与 `k`。")
+    assert i18n.markup_problems(msgid, "代价低 {glue:text}`ratio:.1f` 倍，见图与 `k`。")

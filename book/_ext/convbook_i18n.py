@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -186,9 +187,56 @@ def apply(po_file: str, in_json: str) -> int:
     return 0
 
 
+#: markup a translation must carry over unchanged (glued values, citations, cross-references,
+#: code, math, link targets); {term} roles may change their text but not their number
+_ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
+_CODE = re.compile(r"(?<![`}])``?[^`]+``?")
+_MATH = re.compile(r"\$\$?[^$]+\$\$?")
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def markup(text: str) -> dict[str, list[str]]:
+    """The pieces of MyST markup in one message, by kind (sorted, so order may change)."""
+    roles = _ROLE.findall(text)
+    plain = _ROLE.sub(" ", text)
+    found = {
+        "term roles": sorted("term" for name, _ in roles if name == "term"),
+        "roles": sorted(f"{{{name}}}`{arg}`" for name, arg in roles if name != "term"),
+        "code": sorted(_CODE.findall(_MATH.sub(" ", plain))),
+        "math": sorted(_MATH.findall(plain)),
+        "link targets": sorted(_LINK.findall(plain)),
+        "bold markers": ["**"] * (text.count("**") // 2),
+    }
+    return found
+
+
+def markup_problems(msgid: str, msgstr: str) -> list[str]:
+    """What the translation dropped or changed of the English message's markup."""
+    original, translated = markup(msgid), markup(msgstr)
+    return [
+        f"{kind}: {original[kind]} became {translated[kind]}"
+        for kind in original
+        if original[kind] != translated[kind]
+    ]
+
+
+def lint(*po_files: str) -> int:
+    """Check that every translation keeps its message's markup (``lint`` with no file: all)."""
+    paths = [Path(p) for p in po_files] or sorted(CATALOGS.rglob("*.po"))
+    bad = 0
+    for po_path in paths:
+        for message in _read(po_path):
+            if message.id and message.string:
+                for problem in markup_problems(message.id, message.string):
+                    bad += 1
+                    print(f"{po_path.name}: {message.id[:60]!r}\n    {problem}")
+    print(f"{bad} markup problems")
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
     commands = {"extract": extract, "build-zh": build_zh, "status": status,
-                "todo": todo, "apply": apply}
+                "todo": todo, "apply": apply, "lint": lint}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: {sys.argv[0]} {{{'|'.join(commands)}}} [po-file json-file]")
     sys.exit(commands[sys.argv[1]](*sys.argv[2:]))
