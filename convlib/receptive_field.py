@@ -564,7 +564,11 @@ def graph_of_model(module: object, axis: int = 0, source: str = "input") -> list
                 nodes.append(Node(fx.name, ins, merge="concat"))
                 alias[fx.name] = fx.name
             elif fn in elementwise or fn in methods:
-                alias[fx.name] = one(tensor_args(fx)[0] if tensor_args(fx) else None, fx.name)
+                ins = tensor_args(fx)
+                if len(ins) != 1:   # x * y of two maps: not a shape-preserving step
+                    raise TypeError(f"graph_of_model cannot follow {fx.name}: it combines "
+                                    f"{len(ins)} tensors")
+                alias[fx.name] = one(ins[0], fx.name)
             else:
                 what = getattr(fn, "__name__", fn)
                 raise TypeError(f"graph_of_model cannot follow {fx.op} {what!r} ({fx.name})")

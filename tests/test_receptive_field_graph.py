@@ -354,3 +354,34 @@ def test_asymmetric_padding_output_size_matches_torch():
     net = nn.Sequential(nn.ZeroPad2d((0, 0, 2, 1)), nn.Conv2d(1, 1, (4, 1), stride=(2, 1)))
     fields = graph_receptive_field(graph_of_model(net), input_size=11)
     assert fields["output"].output_size == net(torch.zeros(1, 1, 11, 1)).shape[2]
+
+
+def test_graph_of_model_refuses_what_it_cannot_follow():
+    class Gate(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 1)
+
+        def forward(self, x):
+            return self.a(x) * self.b(x) * 0.5
+
+    with pytest.raises(TypeError, match="combines 2 tensors"):
+        graph_of_model(Gate())
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x):
+            return torch.cat([self.a(x) * 0.5 + 1.0, x], dim=1)
+
+    fields = graph_receptive_field(graph_of_model(Scaled()))
+    assert fields["cat"].size == 3 and [b.name for b in fields["cat"].branches] == ["a", "input"]
+
+    class Flat(nn.Module):
+        def forward(self, x):
+            return torch.cat([x, x], dim=2)
+
+    with pytest.raises(TypeError, match="not along the channels"):
+        graph_of_model(Flat())
