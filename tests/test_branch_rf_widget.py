@@ -17,7 +17,8 @@ from convlib.receptive_field import Layer, graph_receptive_field  # noqa: E402
 from convlib.viz.branch_rf import draw_branch_windows  # noqa: E402
 from convlib.viz.grid import count_patches  # noqa: E402
 from convlib.widgets.branch_rf import (BRANCH_PRESETS, branch_rf_explorer,  # noqa: E402
-                                       branch_rf_gallery, branch_rf_state, branch_rf_view)
+                                       branch_rf_gallery, branch_rf_state, branch_rf_svg,
+                                       branch_rf_view)
 
 pytestmark = pytest.mark.receptive_field
 
@@ -110,11 +111,11 @@ def test_drawing_has_one_cell_per_window_pixel_and_a_centre_per_row():
 
 def test_view_gallery_and_explorer():
     body, out = branch_rf_view(BRANCH_PRESETS["misaligned: padding 2 above only"], 12)
-    assert out == 12 and "<img" in body and "misaligned" in body
+    assert out == 12 and "<svg" in body and "misaligned" in body
     body, out = branch_rf_view([[(3, 2, 1)], [(3, 1, 1)]])
     assert out == 0 and "effective strides" in body
     html = branch_rf_gallery().data
-    assert html.count("<img") == len(BRANCH_PRESETS)
+    assert html.count("<svg") == len(BRANCH_PRESETS)
     pytest.importorskip("ipywidgets")
     box = branch_rf_explorer()
     view = box.children[-1]
@@ -124,3 +125,14 @@ def test_view_gallery_and_explorer():
     branch1[3].value = 2                                # padding above of branch 1 ...
     branch1[4].value = 0                                # ... and none below: same size, shifted
     assert "misaligned" in view.value and view.value != before
+
+
+def test_svg_draws_each_window_cell_and_centre():
+    state = branch_rf_state(BRANCH_PRESETS["misaligned: padding 2 above only"], 12, 0)
+    svg = branch_rf_svg(state)
+    assert svg.count('data-role="branch-window"') == 3 + 3
+    assert svg.count('data-role="merged-window"') == 4
+    assert svg.count('data-role="centre"') == 3
+    # output 0: branch 1's window starts 2 rows above the image: two dashed padding cells
+    assert state["windows"][1] == (-2, 0)
+    assert svg.count('stroke-dasharray="3,2"') == 1 + 2 + 2

@@ -7,8 +7,9 @@ The explorer pattern of the book (see STYLE.md), in three pieces:
   size and an output index, every branch's field (``r``, ``S``, ``P``, centre, window), the
   merged field (their union), whether the centres line up, and whether the branches' output
   sizes agree (PyTorch can add or concatenate them only then);
-- :func:`branch_rf_view` — that state as HTML (the drawing of
-  :func:`convlib.viz.branch_rf.draw_branch_windows` and one line of numbers);
+- :func:`branch_rf_svg` / :func:`branch_rf_view` — that state as an SVG drawing (each
+  branch's window and the merged one, as :func:`convlib.viz.branch_rf.draw_branch_windows`
+  draws them with matplotlib for the chapter's figures) and one line of numbers;
 - :func:`branch_rf_explorer` — the ipywidgets shell (kernel, stride, padding above and below
   per branch); :func:`branch_rf_gallery` — the static fallback, pre-rendered presets.
 
@@ -23,8 +24,8 @@ from typing import Optional, Sequence, Union
 from convlib._validate import nonnegative_int, positive_int
 from convlib.receptive_field import Layer, graph_receptive_field
 
-__all__ = ["branch_rf_state", "branch_rf_view", "branch_rf_explorer", "branch_rf_gallery",
-           "BRANCH_PRESETS"]
+__all__ = ["branch_rf_state", "branch_rf_svg", "branch_rf_view", "branch_rf_explorer",
+           "branch_rf_gallery", "BRANCH_PRESETS"]
 
 LayerSpec = Union[Layer, Sequence[int]]
 
@@ -130,30 +131,93 @@ def branch_rf_state(branches, input_size: int = 12, index: Optional[int] = None)
     }
 
 
-def branch_rf_view(branches, input_size: int = 12, index: Optional[int] = None,
-                   dpi: int = 72) -> tuple[str, int]:
-    """``(html, output_size)`` for one setting: the drawing and a line of numbers.
+# ----------------------------------------------------------------------------- drawing
+_COLORS = ("#2171b5", "#d94801", "#6a51a3", "#238b45", "#cb181d")
+
+
+def _svg_text(x: float, y: float, s: str, size: int = 11, anchor: str = "start") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" font-family="sans-serif" '
+            f'text-anchor="{anchor}" fill="#222">{_html.escape(s)}</text>')
+
+
+def branch_rf_svg(state: dict, cell: float = 16.0) -> str:
+    """The state of :func:`branch_rf_state` as one SVG string (no plotting library: ~1 ms).
+
+    One row per branch and a last row for the merge: the window of output ``index`` along the
+    input axis (hatched-pale cells are padding), a white diamond at each centre and a dotted
+    line through it; the input's pixels are shaded. Cells carry ``data-role``
+    "branch-window" / "merged-window", markers "centre".
+    See: chapter Receptive fields of networks with branches.
+    """
+    n, i = state["input_size"], state["index"]
+    rows = [(name, f, w, _COLORS[b % len(_COLORS)])
+            for b, (name, f, w) in enumerate(zip(state["names"], state["fields"],
+                                                  state["windows"]))]
+    rows.append(("merged (union)", state["merged"], state["window"], "#252525"))
+    lo = min(0, min(w[0] for _, _, w, _ in rows)) - 1
+    hi = max(n - 1, max(w[1] for _, _, w, _ in rows)) + 1
+    label_w, row_h, top = 210.0, cell + 18, 8.0
+    x_of = lambda v: label_w + (v - lo) * cell  # noqa: E731
+    parts = [f'<rect x="{x_of(0):.1f}" y="{top:.1f}" width="{n * cell:.1f}" '
+             f'height="{len(rows) * row_h:.1f}" fill="#deebf7"/>']
+    for r, (name, f, (a, b), color) in enumerate(rows):
+        y = top + r * row_h + 9
+        centre = f.center + i * f.stride
+        role = "merged-window" if r == len(rows) - 1 else "branch-window"
+        for v in range(a, b + 1):
+            pad = not 0 <= v < n
+            dash = ' stroke-dasharray="3,2"' if pad else ""
+            parts.append(f'<rect x="{x_of(v):.1f}" y="{y:.1f}" width="{cell:.1f}" '
+                         f'height="{cell:.1f}" fill="{color}" fill-opacity="'
+                         f'{0.3 if pad else 0.85}" stroke="#444" stroke-width="0.6"{dash} '
+                         f'data-role="{role}"/>')
+        cx = x_of(centre) + cell / 2
+        parts.append(f'<line x1="{cx:.1f}" y1="{top:.1f}" x2="{cx:.1f}" '
+                     f'y2="{top + len(rows) * row_h:.1f}" stroke="{color}" '
+                     f'stroke-dasharray="2,2"/>')
+        d = cell * 0.3
+        cy = y + cell / 2
+        parts.append(f'<polygon points="{cx - d:.1f},{cy:.1f} {cx:.1f},{cy - d:.1f} '
+                     f'{cx + d:.1f},{cy:.1f} {cx:.1f},{cy + d:.1f}" fill="white" '
+                     f'stroke="black" data-role="centre"/>')
+        parts.append(_svg_text(4, y + cell * 0.45, name, 11))
+        parts.append(_svg_text(4, y + cell * 0.45 + 12,
+                               f"r={f.size}, P={f.padding}, centre {centre:g}", 10))
+    axis_y = top + len(rows) * row_h + 14
+    step = max(1, int(round(40 / cell)))
+    for v in range(lo + 1, hi):
+        if v % step == 0:
+            parts.append(_svg_text(x_of(v) + cell / 2, axis_y, str(v), 10, "middle"))
+    parts.append(_svg_text(x_of(lo) + (hi - lo + 1) * cell / 2, axis_y + 14,
+                           "input pixel (along one axis)", 11, "middle"))
+    width, height = x_of(hi) + cell + 6, axis_y + 22
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" style="max-width:100%;height:auto">'
+            + "".join(parts) + "</svg>")
+
+
+def branch_rf_view(branches, input_size: int = 12,
+                   index: Optional[int] = None) -> tuple[str, int]:
+    """``(html, output_size)`` for one setting: :func:`branch_rf_svg` and a line of numbers.
 
     Impossible settings (strides that differ, an index past the end) give an explanation and
     output size 0 instead of an exception. See: chapter Receptive fields of networks with
     branches.
     """
-    from convlib.viz.branch_rf import draw_branch_windows
-    from convlib.widgets.html import figure_png, img_html, message_html
+    from convlib.widgets.html import message_html
 
     try:
         state = branch_rf_state(branches, input_size, index)
     except (ValueError, TypeError) as exc:
         return message_html(str(exc)), 0
     m = state["merged"]
-    fig = draw_branch_windows(m, state["index"], state["input_size"], state["names"], dpi=dpi)
     verdict = ("centres aligned" if state["aligned"] else
                f"<b>misaligned</b>: centres {state['misalignment']:g} pixel(s) apart")
     line = (f"merged: r = {m.size}, S = {m.stride}, P = {m.padding}, c = {m.center:g}; "
             f"{verdict}; output sizes {', '.join(str(s) for s in state['sizes'])}")
     warn = (f"<div style='color:#a50f15'>{_html.escape(state['problem'])}</div>"
             if state["problem"] else "")
-    body = (f"<div style='font:13px sans-serif'>{img_html(figure_png(fig, dpi=dpi), 'max-width:100%')}"
+    body = (f"<div style='font:13px sans-serif'>{branch_rf_svg(state)}"
             f"<div>{line}</div>{warn}</div>")
     return body, state["output_size"]
 
