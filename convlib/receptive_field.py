@@ -18,14 +18,20 @@ Computed layer by layer this is the recurrence of "A guide to receptive field ar
 The region may run outside the input (negative indices, or ``>= input size``): those
 positions are padding. With dilation the region has holes; ``size`` is its full extent.
 
+Networks with branches (ResNet, Inception) are graphs: :func:`graph_receptive_field` runs the
+same recurrence over :class:`Node` records, and at a merge (add or concat) takes the union of
+the branches' fields (:func:`merge_fields`): ``P = max_b P_b``,
+``r = P + max_b (r_b - 1 - P_b) + 1``. Branches whose centres differ are *misaligned*
+(:attr:`GraphField.aligned`); branches must share the effective stride.
+
 Everything is **per axis, on ints**. For an image, describe the height (or the width) axis;
-:func:`of_model` takes ``axis=0`` (rows) or ``axis=1`` (columns). Only :func:`of_model`
-imports torch, and only when called.
+:func:`of_model` and :func:`graph_of_model` take ``axis=0`` (rows) or ``axis=1`` (columns).
+Only these two import torch, and only when called.
 
 >>> [rf.size for rf in receptive_field([(3, 1, 1), (3, 1, 1), (2, 2, 0)])]
 [3, 5, 6]
 
-See: chapter Receptive field.
+See: chapters Receptive field; Receptive fields of networks with branches.
 """
 
 from __future__ import annotations

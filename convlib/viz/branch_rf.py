@@ -54,7 +54,7 @@ def draw_branch_windows(merge: GraphField, index: int = 0, input_size: Optional[
     rows.append(("merged (union)", merge, "#252525"))
     first, last = merge.region(index)
     lo, hi = min(first, 0) - 1, max(last, (n - 1) if n else last) + 1
-    width = min(9.0, max(6.0, 0.3 * (hi - lo + 1) + 3.0))
+    width = min(7.5, max(5.5, 0.25 * (hi - lo + 1) + 2.8))
     fig, ax = plt.subplots(figsize=(width, 0.62 * len(rows) + 1.3), dpi=dpi)
     for y, (label, field, color) in enumerate(rows):
         y0 = len(rows) - 1 - y
