@@ -248,7 +248,7 @@ def of_model(module: object, input_size: Union[int, Sequence[int]],
     normalisation layers (ReLU, BatchNorm2d, Dropout, Identity, ...) are skipped; any other
     layer raises ``TypeError``. ``axis=0`` follows the rows (height), ``axis=1`` the columns.
     ``Conv2d(padding="same")`` is resolved as PyTorch does (the padding before is
-    ``d*(k-1)//2``).
+    ``d*(k-1)//2``, the rest after); ``ZeroPad2d`` becomes a 1×1 step with its padding.
 
     See: chapter Receptive field.
     """
@@ -269,9 +269,6 @@ def of_model(module: object, input_size: Union[int, Sequence[int]],
             else:
                 yield full, child
 
-    def along(value: object, name: str) -> int:
-        return as_pair(value, name)[axis]
-
     keep = tuple(getattr(nn, n) for n in _SHAPE_PRESERVING if hasattr(nn, n))
     layers = []
     if isinstance(module, nn.Sequential):
@@ -279,27 +276,16 @@ def of_model(module: object, input_size: Union[int, Sequence[int]],
     else:  # a single layer
         found = [(type(module).__name__, module)]
     for name, child in found:
-        if isinstance(child, nn.Conv2d):
-            k, s, d = child.kernel_size[axis], child.stride[axis], child.dilation[axis]
-            p = child.padding
-            if isinstance(p, str):
-                p = padding_for(p, k, s, d)[0]
-            else:
-                p = p[axis]
-            layers.append(Layer(k, s, p, d, name=name))
-        elif isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
-            k = along(child.kernel_size, "kernel_size")
-            s = along(child.stride if child.stride is not None else child.kernel_size, "stride")
-            p = along(child.padding, "padding")
-            d = along(getattr(child, "dilation", 1), "dilation")
-            layers.append(Layer(k, s, p, d, name=name, ceil_mode=bool(child.ceil_mode),
-                                pool=True))
+        layer = _layer_of_module(child, name, axis)
+        if layer is not None:
+            layers.append(layer)
         elif isinstance(child, keep):
             continue
         else:
             raise TypeError(
                 f"of_model cannot follow layer {name!r} ({type(child).__name__}): it knows "
-                "Conv2d, MaxPool2d, AvgPool2d, nested Sequential and shape-preserving layers"
+                "Conv2d, MaxPool2d, AvgPool2d, ZeroPad2d, nested Sequential and "
+                "shape-preserving layers"
             )
     if not layers:
         raise ValueError("module holds no Conv2d / MaxPool2d / AvgPool2d layer")

@@ -385,3 +385,14 @@ def test_graph_of_model_refuses_what_it_cannot_follow():
 
     with pytest.raises(TypeError, match="not along the channels"):
         graph_of_model(Flat())
+
+
+def test_of_model_same_padding_with_an_even_kernel_and_zero_pad():
+    # PyTorch pads "same" with d*(k-1)//2 before and the rest after: 1 and 2 for k = 4
+    net = nn.Sequential(nn.Conv2d(1, 1, 4, padding="same"), nn.ZeroPad2d((0, 0, 1, 2)),
+                        nn.Conv2d(1, 1, 3, stride=2))
+    records = of_model(net, 9)
+    with pytest.warns(UserWarning, match="even kernel"):   # torch copies the input to pad
+        y = net(torch.zeros(1, 1, 9, 9))
+    assert [r.output_size for r in records] == [9, 12, y.shape[2]]
+    assert [(r.size, r.padding) for r in records] == [(4, 1), (4, 2), (6, 2)]
