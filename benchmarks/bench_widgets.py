@@ -117,8 +117,26 @@ def _chapter_cases() -> list[tuple[str, Callable[[], object]]]:
     return [(name, (lambda f=f: f(next(counter)))) for name, f in cases]
 
 
+def _branch_rf_cases() -> list[tuple[str, Callable[[], object]]]:
+    from convlib.receptive_field import Layer
+    from convlib.widgets.branch_rf import BRANCH_PRESETS, branch_rf_view
+
+    counter = itertools.count()
+    presets = list(BRANCH_PRESETS.values())
+
+    def view(n):
+        if n % 2:
+            return branch_rf_view(presets[n % len(presets)], 12 + n % 12)
+        return branch_rf_view([[Layer(1 + n % 5, 2, n % 3, padding_after=(n + 1) % 3),
+                                Layer(3, 1, 1)], [(1, 2, 0)]], 24)
+
+    return [("branch_rf_view: presets and two edited branches",
+             lambda: view(next(counter)))]
+
+
 # name -> function returning [(case name, update)]; add your explorer's cases here
 CASES: dict[str, Callable[[], list]] = {
+    "branch rf (receptive fields of branches)": _branch_rf_cases,
     "rf (receptive field)": _rf_cases,
     "arithmetic (padding, stride, dilation)": _arithmetic_cases,
     "chapters (the other explorers)": _chapter_cases,
