@@ -115,3 +115,35 @@ def test_weight_does_not_mix_channels_and_torch_agrees():
 def test_bad_input_names_the_argument(call, kind, word):
     with pytest.raises(kind, match=word):
         call()
+
+
+def test_zero_insertion_figure_shows_input_flipped_kernel_and_output():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from convlib.viz import draw_zero_insertion
+
+    x = np.arange(1.0, 10.0).reshape(3, 3)
+    w = np.random.default_rng(5).integers(-3, 4, size=(3, 3)).astype(float)
+    fig = draw_zero_insertion(x, 3, stride=2, padding=1, output_padding=1, weight=w)
+    padded, kernel, output = fig.axes
+    assert sum(p.get_gid() == "highlight" for p in padded.patches) == 9      # the real pixels
+    assert sum(p.get_gid() == "window" for p in padded.patches) == 1
+    shown_kernel = [float(t.get_text()) for t in kernel.texts if not t.get_text().startswith("w")]
+    assert shown_kernel == w[::-1, ::-1].ravel().tolist()
+    t = TF.conv_transpose2d(torch.tensor(x[None, None]), torch.tensor(w[None, None]), stride=2,
+                            padding=1, output_padding=1).numpy()[0, 0]
+    shown = np.array([float(txt.get_text()) for txt in output.texts]).reshape(t.shape)
+    assert_close(shown, t)
+    assert "6×6" in output.get_title() and "6×6" in padded.get_title()
+    plt.close(fig)
+    # the old call (no weight, no at) still works
+    fig = draw_zero_insertion(np.ones((2, 2)), 3, 2)
+    assert len(fig.axes) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at"):
+        draw_zero_insertion(np.ones((2, 2)), 3, 2, at=(5, 0))
+    with pytest.raises(ValueError, match="weight"):
+        draw_zero_insertion(np.ones((2, 2)), 3, 2, weight=np.ones((2, 2)))
