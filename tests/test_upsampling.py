@@ -147,3 +147,130 @@ def test_zero_insertion_figure_shows_input_flipped_kernel_and_output():
         draw_zero_insertion(np.ones((2, 2)), 3, 2, at=(5, 0))
     with pytest.raises(ValueError, match="weight"):
         draw_zero_insertion(np.ones((2, 2)), 3, 2, weight=np.ones((2, 2)))
+
+
+# ---- the three upsamplers and the explorer's state ---------------------------------------------
+from convlib.widgets.upsampling import (METHODS, pixel_shuffle_upsample,  # noqa: E402
+                                        resize_conv_upsample, transposed_upsample,
+                                        upsampling_gallery, upsampling_html, upsampling_state,
+                                        upsampling_view)
+
+
+@pytest.mark.parametrize("f, k", [(2, 3), (3, 2), (2, 4), (1, 3)])
+def test_three_upsamplers_equal_torch(f, k):
+    rng = np.random.default_rng(20 + f * k)
+    x = rng.standard_normal((2, 1, 6, 5))
+    w = rng.standard_normal((k, k))
+    ws = rng.standard_normal((f * f, k, k))
+    xt = torch.tensor(x)
+    assert_close(transposed_upsample(x, w, f),
+                 TF.conv_transpose2d(xt, torch.tensor(w[None, None]), stride=f))
+    nearest = TF.interpolate(xt, scale_factor=f, mode="nearest")
+    assert_close(resize_conv_upsample(x, w, f), TF.conv2d(nearest, torch.tensor(w[None, None])))
+    assert_close(pixel_shuffle_upsample(x, ws, f),
+                 TF.pixel_shuffle(TF.conv2d(xt, torch.tensor(ws[:, None])), f))
+
+
+def _brute_transposed_counts(n, k, f):
+    out = np.zeros((n - 1) * f + k)
+    for i in range(n):
+        out[i * f:i * f + k] += 1
+    return out
+
+
+@pytest.mark.parametrize("f, k", [(2, 3), (2, 4), (3, 3), (3, 5), (2, 1), (1, 3), (4, 7)])
+def test_state_flat_exactly_where_expected(f, k):
+    st = upsampling_state(f, k, size=12, seed=1)
+    assert st["methods"] == tuple(METHODS)
+    # overlap counts: brute force for the transposed conv; k taps for the others
+    assert_close(st["transposed"]["counts"], _brute_transposed_counts(12, k, f)[k - 1:11 * f + 1])
+    for key in ("resize_conv", "pixel_shuffle", "pixel_shuffle_icnr"):
+        assert np.all(st[key]["counts"] == k)
+    # resize-conv and ICNR pixel shuffle keep a flat image flat, whatever f and k
+    assert st["resize_conv"]["flat"] and st["pixel_shuffle_icnr"]["flat"]
+    # with f >= 2, random kernels give a pattern of period f (a checkerboard) ...
+    for key in ("transposed", "pixel_shuffle"):
+        inner = st[key]["interior"]
+        assert st[key]["flat"] == (f == 1)
+        assert np.allclose(inner[f:, :], inner[:-f, :]) and np.allclose(inner[:, f:], inner[:, :-f])
+    # ... even when k is a multiple of f and the overlap counts are flat
+    if f > 1 and k % f == 0:
+        assert np.all(st["transposed"]["counts"] == k // f) and st["transposed"]["spread"] > 0.05
+    assert st["transposed"]["params"] == st["resize_conv"]["params"] == k * k
+    assert st["pixel_shuffle"]["params"] == f * f * k * k
+
+
+def test_state_spread_by_brute_force():
+    """Transposed conv on a constant image: interior cell (a, b) of each f x f phase sums the
+    kernel taps w[a + i f, b + j f] (computed here with a loop over the kernel)."""
+    f, k = 2, 3
+    st = upsampling_state(f, k, size=12, seed=0)
+    w = np.random.default_rng(0).uniform(0.0, 1.0, (k, k))      # the state's first draw
+    phase = np.zeros((f, f))
+    for a in range(k):
+        for b in range(k):
+            phase[a % f, b % f] += w[a, b]
+    inner = st["transposed"]["interior"]                         # starts at output cell k - 1
+    start = (k - 1) % f
+    tiles = -(-inner.shape[0] // f)
+    expected = np.tile(np.roll(phase, (-start, -start), axis=(0, 1)), (tiles, tiles))
+    expected = expected[:inner.shape[0], :inner.shape[1]]
+    assert_close(inner, expected)
+    assert_close(st["transposed"]["spread"], (phase.max() - phase.min()) / expected.mean())
+
+
+def test_state_bad_input_and_view_messages():
+    with pytest.raises(ValueError, match="size"):
+        upsampling_state(2, 5, size=5)
+    with pytest.raises(ValueError, match="factor"):
+        upsampling_state(0, 3)
+    with pytest.raises(TypeError, match="kernel_size"):
+        upsampling_state(2, 2.5)
+    assert "No output" in upsampling_view(2, 3, seed=-1)
+
+
+def test_html_and_gallery():
+    st = upsampling_state(2, 3)
+    html = upsampling_html(st)
+    assert html.count('data-role="method"') == 4
+    for key in METHODS:
+        assert f'data-method="{key}" data-spread="{st[key]["spread"]:.6g}"' in html
+    gallery = upsampling_gallery(((2, 3), (3, 5)))
+    assert gallery.data.count('class="upsampling-view"') == 2
+
+
+def test_drawings():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from convlib.viz import (bilinear_row, draw_pixel_shuffle, plot_bilinear_border,
+                             plot_upsampling_comparison)
+
+    fig = draw_pixel_shuffle(channels=2, factor=2, size=2)
+    *inputs, out0, out1 = fig.axes
+    assert len(inputs) == 8
+    y = TF.pixel_shuffle(torch.arange(32.0).reshape(8, 2, 2), 2).numpy()
+    for ax, expect in ((out0, y[0]), (out1, y[1])):
+        shown = np.array([float(t.get_text()) for t in ax.texts]).reshape(4, 4)
+        assert np.array_equal(shown, expect)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="factor"):
+        draw_pixel_shuffle(factor=4)
+    fig = plot_upsampling_comparison(upsampling_state(2, 3))
+    assert len(fig.axes) == 9                                      # 2 x 4 panels + colour bar
+    assert "flat" in fig.axes[1].get_title() and "spread" in fig.axes[0].get_title()
+    plt.close(fig)
+    row = np.random.default_rng(7).uniform(0, 1, 6)
+    for f in (2, 3, 4):
+        ours, ref = bilinear_row(row, f)
+        t = TF.interpolate(torch.tensor(row[None, None]), scale_factor=f, mode="linear",
+                           align_corners=False).numpy()[0, 0]
+        assert_close(ref, t, what="np.interp reference")
+        b = f // 2
+        assert_close(ours[b:-b], t[b:-b], what="interior")
+        assert np.all(np.abs(ours[:b] - t[:b]) > 1e-3)
+    fig = plot_bilinear_border(row, 2)
+    assert len(fig.axes[0].lines) == 3
+    plt.close(fig)
