@@ -45,7 +45,7 @@ from convlib.viz.receptive_field import draw_erf, draw_rf_on_image, rf_table
 from convlib.viz.transposed import (conv_transpose_as_conv, draw_conv_matrix, draw_zero_insertion,
                                     plot_overlap, plot_resize_conv, plot_stacked_overlap)
 from convlib.viz.upsampling import (bilinear_row, draw_pixel_shuffle, plot_bilinear_border,
-                                    plot_upsampling_comparison)
+                                    plot_relative_maps, plot_upsampling_comparison)
 from convlib.viz.dilation import (draw_dilated_kernel, draw_dilation_tower, draw_influence,
                                   plot_rf_growth, rf_growth_table)
 from convlib.viz.inside import (filter_grid_image, plot_attributions, plot_feature_maps,
@@ -72,4 +72,5 @@ __all__ = [
     "upsample",
     "draw_sampling_grids", "draw_bilinear", "plot_offset_fit",
     "draw_pixel_shuffle", "plot_upsampling_comparison", "bilinear_row", "plot_bilinear_border",
+    "plot_relative_maps",
 ]

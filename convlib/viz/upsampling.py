@@ -5,7 +5,8 @@
   arrows backwards);
 - :func:`plot_upsampling_comparison` — the responses of the upsamplers of
   :func:`convlib.widgets.upsampling.upsampling_state` to a constant image, side by side, on one
-  relative colour scale, with their overlap counts;
+  relative colour scale, with their overlap counts; :func:`plot_relative_maps` — any
+  responses on that scale (a decoder's output, say);
 - :func:`bilinear_row` / :func:`plot_bilinear_border` — a bilinear-initialised transposed convolution against
   bilinear interpolation along one row: equal inside, darker on the border.
 
@@ -27,7 +28,7 @@ from convlib._validate import positive_int
 from convlib.viz.grid import draw_grid
 
 __all__ = ["SUBPIXEL_COLORS", "draw_pixel_shuffle", "plot_upsampling_comparison",
-           "bilinear_row", "plot_bilinear_border"]
+           "plot_relative_maps", "bilinear_row", "plot_bilinear_border"]
 
 # one colour per sub-pixel position (i, j) of an r x r output cell, i * r + j
 SUBPIXEL_COLORS = ("#fdd0a2", "#c6dbef", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9f0a3",
@@ -85,7 +86,7 @@ def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None
     kernels reaching each cell). See: chapter Upsampling done right.
     """
     keys = list(state["methods"] if methods is None else methods)
-    fig, axes = plt.subplots(2, len(keys), figsize=(2.4 * len(keys) + 0.8, 5.0), dpi=dpi,
+    fig, axes = plt.subplots(2, len(keys), figsize=(2.4 * len(keys) + 0.8, 4.4), dpi=dpi,
                              gridspec_kw={"height_ratios": [2.2, 1]}, squeeze=False)
     image = None
     for j, key in enumerate(keys):
@@ -107,6 +108,35 @@ def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None
     axes[0, 0].set_ylabel("output row", fontsize=8)
     axes[1, 0].set_ylabel("taps reaching\nthe cell", fontsize=8)
     fig.colorbar(image, ax=axes[0, :].tolist(), shrink=0.8, label="value / mean")
+    return fig
+
+
+def plot_relative_maps(maps: dict, *, dpi: int = 80) -> Figure:
+    """One panel per ``name -> 2-D array``: the array divided by its mean on one colour scale
+    (0.5 to 1.5), titled with its spread ``(max - min) / mean`` ("flat" below 1e-9), so the
+    responses of different layers to a flat image compare at a glance.
+    See: chapter Upsampling done right.
+    """
+    if not maps:
+        raise ValueError("maps must hold at least one array")
+    fig, axes = plt.subplots(1, len(maps), figsize=(2.5 * len(maps) + 0.9, 2.9), dpi=dpi,
+                             squeeze=False)
+    image = None
+    for ax, (name, a) in zip(axes[0], maps.items()):
+        a = np.asarray(a, dtype=float)
+        if a.ndim != 2:
+            raise ValueError(f"maps[{name!r}] must be a 2-D array, got shape {a.shape}")
+        spread = float(a.max() - a.min()) / float(a.mean())
+        image = ax.imshow(a / a.mean(), cmap="RdBu_r", vmin=0.5, vmax=1.5,
+                          interpolation="nearest")
+        ax.set_title(f"{name}\n" + ("flat" if spread < 1e-9 else f"spread {spread:.2f}"),
+                     fontsize=9)
+        ax.set_xlabel("output column", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    axes[0, 0].set_ylabel("output row", fontsize=8)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85, label="value / mean")
     return fig
 
 
