@@ -274,3 +274,20 @@ def test_drawings():
     fig = plot_bilinear_border(row, 2)
     assert len(fig.axes[0].lines) == 3
     plt.close(fig)
+
+
+@pytest.mark.parametrize("f, k", [(2, 3), (3, 2), (2, 1), (4, 2)])
+def test_transposed_conv_is_conv_then_pixel_shuffle(f, k):
+    """A stride-f transposed conv with an (f k) x (f k) kernel equals a convolution with the
+    f*f sub-kernels w[a::f, b::f] (flipped, full padding k - 1) followed by pixel shuffle: the
+    claim the chapter makes, checked with torch's own ops and with convlib's."""
+    rng = np.random.default_rng(40 + f * k)
+    w = rng.standard_normal((f * k, f * k))
+    x = rng.standard_normal((2, 1, 5, 4))
+    subs = np.stack([w[a::f, b::f][::-1, ::-1] for a in range(f) for b in range(f)])
+    direct = TF.conv_transpose2d(torch.tensor(x), torch.tensor(w[None, None]), stride=f)
+    via_torch = TF.pixel_shuffle(TF.conv2d(torch.tensor(x), torch.tensor(subs[:, None].copy()),
+                                           padding=k - 1), f)
+    assert_close(via_torch.numpy(), direct, what="torch: conv + pixel shuffle")
+    ours = F.pixel_shuffle(F.conv2d(x, subs[:, None], padding=k - 1), f)
+    assert_close(ours, direct, what="convlib: conv + pixel shuffle")
