@@ -36,7 +36,7 @@ SUBPIXEL_COLORS = ("#fdd0a2", "#c6dbef", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9f0
 
 
 def draw_pixel_shuffle(channels: int = 2, factor: int = 2, size: int = 2, *,
-                       dpi: int = 80) -> Figure:
+                       dpi: int = 100) -> Figure:
     """``x = arange`` of shape ``(channels * r * r, size, size)`` (top row, one small grid per
     input channel) and ``pixel_shuffle(x, r)`` of shape ``(channels, size * r, size * r)``
     (bottom row). Every number keeps its value, so each can be followed; cells are coloured by
@@ -57,14 +57,14 @@ def draw_pixel_shuffle(channels: int = 2, factor: int = 2, size: int = 2, *,
     cmap = ListedColormap(list(SUBPIXEL_COLORS[:r * r]))
     gap = 1
     cols = cin * (n + gap) - gap
-    fig = plt.figure(figsize=(max(6.0, cols * 0.36 + 0.6), (n + n * r) * 0.36 + 2.0), dpi=dpi)
+    fig = plt.figure(figsize=(max(5.0, cols * 0.31 + 0.4), (n + n * r) * 0.31 + 1.5), dpi=dpi)
     grid = fig.add_gridspec(2, cols, height_ratios=[n + 1.4, n * r + 1.4], hspace=0.35)
     for k in range(cin):
         ax = fig.add_subplot(grid[0, k * (n + gap):k * (n + gap) + n])
         block, s = divmod(k, r * r)
         draw_grid(x[k], ax, color=SUBPIXEL_COLORS[s],
                   title=f"in {k}\n→ out {block}\n({s // r},{s % r})")
-        ax.title.set_fontsize(7)
+        ax.title.set_fontsize(8)
     width = r * r * (n + gap) - gap
     for o in range(c):
         start = o * r * r * (n + gap) + (width - n * r) // 2
@@ -73,12 +73,12 @@ def draw_pixel_shuffle(channels: int = 2, factor: int = 2, size: int = 2, *,
         draw_grid(sub.astype(float), ax, cmap=cmap, labels=labels,
                   title=f"output channel {o}\n= input channels {o * r * r}…{(o + 1) * r * r - 1}")
     fig.suptitle(f"pixel_shuffle, r = {r}: ({cin}, {n}, {n}) → ({c}, {n * r}, {n * r});  "
-                 "colour = sub-pixel (i, j) in each r×r cell", fontsize=9)
+                 "colour = sub-pixel (i, j) in each r×r cell", fontsize=10)
     return fig
 
 
 def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None, *,
-                               dpi: int = 80) -> Figure:
+                               dpi: int = 100) -> Figure:
     """One column per method of an :func:`~convlib.widgets.upsampling.upsampling_state`: top,
     the interior of its response to a constant image (value / mean on one colour scale, so a
     flat response is one colour and a checkerboard a repeating pattern), titled with its
@@ -86,7 +86,7 @@ def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None
     kernels reaching each cell). See: chapter Upsampling done right.
     """
     keys = list(state["methods"] if methods is None else methods)
-    fig, axes = plt.subplots(2, len(keys), figsize=(2.4 * len(keys) + 0.8, 4.4), dpi=dpi,
+    fig, axes = plt.subplots(2, len(keys), figsize=(1.75 * len(keys) + 0.5, 4.0), dpi=dpi,
                              gridspec_kw={"height_ratios": [2.2, 1]}, squeeze=False)
     image = None
     for j, key in enumerate(keys):
@@ -95,7 +95,8 @@ def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None
         image = axes[0, j].imshow(rel, cmap="RdBu_r", vmin=0.5, vmax=1.5,
                                   interpolation="nearest")
         verdict = "flat" if st["flat"] else f"spread {st['spread']:.2f}"
-        axes[0, j].set_title(f"{state['labels'][key]}\n{verdict}", fontsize=9)
+        label = state["labels"][key].replace(", ", ",\n")
+        axes[0, j].set_title(f"{label}\n{verdict}", fontsize=9)
         axes[0, j].set_xlabel("output column", fontsize=8)
         counts = st["counts"][:12]
         axes[1, j].bar(np.arange(counts.size), counts, color="#2171b5", edgecolor="#08306b",
@@ -111,7 +112,7 @@ def plot_upsampling_comparison(state: dict, methods: Sequence[str] | None = None
     return fig
 
 
-def plot_relative_maps(maps: dict, *, dpi: int = 80) -> Figure:
+def plot_relative_maps(maps: dict, *, dpi: int = 100) -> Figure:
     """One panel per ``name -> 2-D array``: the array divided by its mean on one colour scale
     (0.5 to 1.5), titled with its spread ``(max - min) / mean`` ("flat" below 1e-9), so the
     responses of different layers to a flat image compare at a glance.
@@ -119,7 +120,7 @@ def plot_relative_maps(maps: dict, *, dpi: int = 80) -> Figure:
     """
     if not maps:
         raise ValueError("maps must hold at least one array")
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.5 * len(maps) + 0.9, 2.9), dpi=dpi,
+    fig, axes = plt.subplots(1, len(maps), figsize=(1.75 * len(maps) + 0.5, 2.5), dpi=dpi,
                              squeeze=False)
     image = None
     for ax, (name, a) in zip(axes[0], maps.items()):
@@ -161,7 +162,7 @@ def bilinear_row(row: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return ours, np.interp(u, np.arange(row.size), row)
 
 
-def plot_bilinear_border(row: np.ndarray, factor: int, *, dpi: int = 80) -> Figure:
+def plot_bilinear_border(row: np.ndarray, factor: int, *, dpi: int = 100) -> Figure:
     """One row of an ``f``-times upsampling (:func:`bilinear_row`): the input samples at their
     centres in output coordinates, the bilinear-initialised transposed convolution and
     bilinear interpolation, with the ``f // 2`` border cells on each side shaded.
