@@ -291,3 +291,17 @@ def test_transposed_conv_is_conv_then_pixel_shuffle(f, k):
     assert_close(via_torch.numpy(), direct, what="torch: conv + pixel shuffle")
     ours = F.pixel_shuffle(F.conv2d(x, subs[:, None], padding=k - 1), f)
     assert_close(ours, direct, what="convlib: conv + pixel shuffle")
+
+
+def test_explorer_shell_follows_its_sliders():
+    from convlib.widgets.upsampling import upsampling_explorer
+
+    box = upsampling_explorer(factor=2, kernel_size=3)
+    factor, kernel, seed = box.children[0].children
+    view = box.children[1]
+    assert view.value == upsampling_view(2, 3, 0)
+    kernel.value = 4
+    assert view.value == upsampling_view(2, 4, 0)
+    factor.value = 3
+    seed.value = 5
+    assert view.value == upsampling_view(3, 4, 5)
