@@ -135,11 +135,24 @@ def _branch_rf_cases() -> list[tuple[str, Callable[[], object]]]:
 
 
 # name -> function returning [(case name, update)]; add your explorer's cases here
+def _upsampling_cases() -> list[tuple[str, Callable[[], object]]]:
+    from convlib.widgets.upsampling import upsampling_view
+
+    counter = itertools.count()
+
+    def view():
+        n = next(counter)
+        return upsampling_view(2 + n % 3, 3 + n % 5, n % 10)
+
+    return [("upsampling_view: factor 2-4, kernel 3-7", view)]
+
+
 CASES: dict[str, Callable[[], list]] = {
     "branch rf (receptive fields of branches)": _branch_rf_cases,
     "rf (receptive field)": _rf_cases,
     "arithmetic (padding, stride, dilation)": _arithmetic_cases,
     "chapters (the other explorers)": _chapter_cases,
+    "upsampling (transposed conv, resize-conv, pixel shuffle)": _upsampling_cases,
 }
 
 

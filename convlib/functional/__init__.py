@@ -22,6 +22,14 @@ from convlib.functional.pooling import (
     max_pool2d,
     max_pool2d_backward,
 )
+from convlib.functional.pixel import (
+    bilinear_kernel,
+    bilinear_upsample_weight,
+    pixel_shuffle,
+    pixel_shuffle_backward,
+    pixel_unshuffle,
+    pixel_unshuffle_backward,
+)
 from convlib.functional.separable import depthwise_conv2d, pointwise_conv2d, separable_conv2d
 from convlib.functional.shuffle import channel_shuffle
 
@@ -33,4 +41,6 @@ __all__ = [
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d",
     "channel_shuffle",
     "deform_conv2d", "deform_conv2d_backward",
+    "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
+    "bilinear_kernel", "bilinear_upsample_weight",
 ]

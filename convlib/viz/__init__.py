@@ -27,6 +27,9 @@ cell ends with ``plt.show()`` itself, a test inspects the figure and closes it.
 - :func:`draw_sampling_grids` / :func:`draw_bilinear` / :func:`plot_offset_fit` — where a
   deformable kernel samples, one bilinear sample, a fit of the offsets (chapter Deformable
   convolution)
+- :func:`draw_pixel_shuffle` / :func:`plot_upsampling_comparison` / :func:`plot_bilinear_border`
+  — channel blocks rearranged into space, three upsamplers on a flat image, bilinear
+  initialisation at the border (chapter Upsampling done right)
 """
 
 from convlib.viz.arithmetic import (animate_arithmetic_panels, draw_arithmetic_panel,
@@ -44,6 +47,8 @@ from convlib.viz.layout import draw_im2col, draw_memory_layout, memory_order
 from convlib.viz.receptive_field import draw_erf, draw_rf_on_image, rf_table
 from convlib.viz.transposed import (conv_transpose_as_conv, draw_conv_matrix, draw_zero_insertion,
                                     plot_overlap, plot_resize_conv, plot_stacked_overlap)
+from convlib.viz.upsampling import (bilinear_row, draw_pixel_shuffle, plot_bilinear_border,
+                                    plot_relative_maps, plot_upsampling_comparison)
 from convlib.viz.dilation import (draw_dilated_kernel, draw_dilation_tower, draw_influence,
                                   plot_rf_growth, rf_growth_table)
 from convlib.viz.inside import (filter_grid_image, plot_attributions, plot_feature_maps,
@@ -71,4 +76,6 @@ __all__ = [
     "plot_feature_maps", "plot_occlusion_table", "plot_attributions", "to_rgb", "projection_rgb",
     "upsample",
     "draw_sampling_grids", "draw_bilinear", "plot_offset_fit",
+    "draw_pixel_shuffle", "plot_upsampling_comparison", "bilinear_row", "plot_bilinear_border",
+    "plot_relative_maps",
 ]

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from convlib import functional as F
 from convlib._validate import as_array, nonnegative_int, positive_int
@@ -118,12 +119,19 @@ def draw_conv_matrix(weight, input_size, stride: int = 1, padding: int = 0, *,
 
 
 def draw_zero_insertion(x, kernel_size: int, stride: int = 2, padding: int = 0,
-                        output_padding: int = 0, *, dpi: int = 80) -> Figure:
-    """The input a transposed convolution is equivalent to convolving (Dumoulin & Visin):
-    ``x (H, W)`` with ``stride - 1`` zeros between pixels (dashed, white) and a border of
-    ``k - 1 - p`` zeros (``+ output_padding`` at the bottom and right), next to the output
-    size it gives. Real input pixels are highlighted.
-    See: chapter Transposed convolution.
+                        output_padding: int = 0, *, weight=None, at=None,
+                        dpi: int = 80) -> Figure:
+    """A transposed convolution as the direct convolution it equals (Dumoulin & Visin), in
+    three panels: the zero-inserted, padded input, the flipped kernel, and the output.
+
+    Left: ``x (H, W)`` with ``stride - 1`` zeros between pixels (dashed, white) and a border of
+    ``k - 1 - p`` zeros (``+ output_padding`` at the bottom and right); real input pixels are
+    highlighted (gid "highlight") and the window of output cell ``at`` is outlined (gid
+    "window"). Middle: ``weight (k, k)`` flipped in both axes, each cell labelled with the tap
+    of the original kernel it holds. Right: the output of the stride-1 convolution of the two,
+    equal to ``conv_transpose2d(x, weight, stride, padding, output_padding)``, with cell ``at``
+    marked. ``weight`` defaults to ``1 .. k*k`` row by row (so the flip is visible); ``at``
+    defaults to the centre of the output. See: chapter Transposed convolution.
     """
     x = as_array(x, "x", 2, "(H, W)")
     k = positive_int(kernel_size, "kernel_size")
@@ -131,19 +139,41 @@ def draw_zero_insertion(x, kernel_size: int, stride: int = 2, padding: int = 0,
     a = nonnegative_int(output_padding, "output_padding")
     if p > k - 1:
         raise ValueError(f"padding must be <= kernel_size - 1 = {k - 1} for this drawing, got {p}")
+    if weight is None:
+        weight = np.arange(1.0, k * k + 1).reshape(k, k)
+    weight = as_array(weight, "weight", 2, "(k, k)")
+    if weight.shape != (k, k):
+        raise ValueError(f"weight must have shape ({k}, {k}) (kernel_size), got {weight.shape}")
     before, after = k - 1 - p, k - 1 - p + a
     z = np.pad(insert_zeros(x, s), ((before, after), (before, after)))
     real = np.zeros(z.shape, bool)
     real[before:before + (x.shape[0] - 1) * s + 1:s, before:before + (x.shape[1] - 1) * s + 1:s] = True
-    out = z.shape[0] - k + 1, z.shape[1] - k + 1
+    out = conv_transpose_as_conv(x[None, None], weight[None, None], s, p, a)[0, 0]
+    ho, wo = out.shape
+    at = (ho // 2, wo // 2) if at is None else tuple(int(v) for v in at)
+    if not (len(at) == 2 and 0 <= at[0] < ho and 0 <= at[1] < wo):
+        raise ValueError(f"at must be an output cell (row, col) inside {ho}x{wo}, got {at!r}")
+    flipped = weight[::-1, ::-1]
     labels = [[f"{v:g}" if real[r, c] else "0" for c, v in enumerate(row)] for r, row in enumerate(z)]
-    fig, ax = plt.subplots(figsize=(max(4.0, z.shape[1] * 0.5 + 0.6), z.shape[0] * 0.5 + 1.2),
-                           dpi=dpi)
-    draw_grid(z, ax, highlight=real, padding=~real, highlight_color=COLORS["input"], labels=labels,
+    widths = [z.shape[1], k, wo]
+    fig, axes = plt.subplots(1, 3, figsize=(max(6.0, (sum(widths) + 3) * 0.42),
+                                            max(z.shape[0], 4) * 0.42 + 1.6), dpi=dpi,
+                             gridspec_kw={"width_ratios": widths, "wspace": 0.25})
+    draw_grid(z, axes[0], highlight=real, padding=~real, highlight_color=COLORS["input"],
+              labels=labels,
               title=f"{x.shape[0]}×{x.shape[1]} input, stride {s}:\n{s - 1} zero(s) between pixels, "
                     f"border {before}" + (f" (+{a} after)" if a else "")
-                    + f"\n{k}×{k} conv of this → {out[0]}×{out[1]}")
-    fig.tight_layout()
+                    + f"\n{k}×{k} conv of this → {ho}×{wo}")
+    axes[0].add_patch(Rectangle((at[1] - 0.08, at[0] - 0.08), k + 0.16, k + 0.16, fill=False,
+                                edgecolor=COLORS["current"], linewidth=3, gid="window"))
+    taps = {(r, c): f"w{k - 1 - r}{k - 1 - c}" for r in range(k) for c in range(k)}
+    draw_grid(flipped, axes[1], color=COLORS["kernel"], corner_labels=taps,
+              title="kernel flipped\nw[::-1, ::-1]\n(corner: original tap)")
+    draw_grid(out, axes[2], color=COLORS["output"], highlight=[at],
+              highlight_color=COLORS["current"],
+              title=f"output {ho}×{wo}\n= conv_transpose2d(x)\ncell {at} = green window · kernel")
+    for ax in axes[1:]:
+        ax.set_ylim(max(z.shape[0], ho) + 0.05, -0.05)
     return fig
 
 

@@ -32,6 +32,9 @@ one), and a static rendering for the HTML book that works with no kernel and no 
 - :class:`ActivationBank` / :func:`inside_state` / :func:`inside_explorer` /
   :func:`inside_gallery` — a feature map and the pool images that excite its channel most;
   :func:`occlusion_table` / :func:`occlusion_explorer` (chapter Seeing inside a CNN)
+- :func:`upsampling_state` / :func:`upsampling_explorer` / :func:`upsampling_gallery` — three
+  upsamplers (transposed conv, resize-conv, pixel shuffle) on a flat image: checkerboard or
+  not (chapter Upsampling done right)
 """
 
 from convlib.widgets.arithmetic import (RELATIONSHIPS, arithmetic_explorer, arithmetic_gallery,
@@ -79,6 +82,10 @@ from convlib.widgets.sliding_window import (
     sliding_window_explorer,
     sliding_window_static,
 )
+from convlib.widgets.upsampling import (pixel_shuffle_upsample, resize_conv_upsample,
+                                        transposed_upsample, upsampling_explorer,
+                                        upsampling_gallery, upsampling_html, upsampling_state,
+                                        upsampling_view)
 from convlib.widgets.state import conv_output_map, sliding_window_state, window_cells
 
 __all__ = [
@@ -103,4 +110,6 @@ __all__ = [
     "png_data_uri", "occlusion_table", "occlusion_html", "occlusion_explorer",
     "grid_offsets", "offset_field", "bilinear_terms", "deform_state", "deform_svg", "deform_view",
     "deformable_explorer", "deformable_gallery", "demo_deform_image", "DEFORM_PRESETS",
+    "transposed_upsample", "resize_conv_upsample", "pixel_shuffle_upsample", "upsampling_state",
+    "upsampling_html", "upsampling_view", "upsampling_explorer", "upsampling_gallery",
 ]
