@@ -27,9 +27,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from exercises._compare import Problem, compare, show_value
-from exercises._run import call_with_timeout, describe_exception
+from exercises._run import call_with_timeout, describe_exception, signature_accepts
 from exercises.gradcheck import GradientCheck
 from exercises.mistakes import Mistake, generic_diagnosis
+from exercises.rules import Rule
 
 __all__ = ["Case", "Chapter", "Task", "Result", "MIME_TYPE", "GradientCheck", "Mistake"]
 
@@ -121,18 +122,24 @@ class Task:
       (``exercises.mistakes`` has factories for conv-like functions);
     - ``hints``: two or more strings; ``output_names``: labels for a tuple output;
     - ``gradient``: a :class:`GradientCheck` for backward tasks;
-    - ``timeout`` (seconds per call, default 3), ``points`` (default 1), ``seed`` (default 0).
+    - ``timeout`` (seconds per call, default 3), ``points`` (default 1), ``seed`` (default 0);
+    - ``forbid``: ``{name: reason}``, names the answer must not use (the library function the
+      task asks you to write, ...), and ``rules``: structural rules (``exercises.rules``:
+      ``explicit_loops``, ``no_loops``, ``max_loop_depth``, ``uses``). The grader checks both on
+      the answer's source (see ``exercises/rules.py``); ``check`` in the notebook does not.
     """
 
     def __init__(self, name: str, title: str, *, function: str, reference: Callable,
                  cases: Callable[[np.random.Generator], Sequence[Case]] | Sequence[Case],
                  mistakes: Sequence[Mistake] = (), hints: Sequence[str] = (),
                  output_names: tuple[str, ...] | None = None, gradient: GradientCheck | None = None,
-                 timeout: float = 3.0, points: int = 1, seed: int = 0, chapter: "Chapter | None" = None):
+                 timeout: float = 3.0, points: int = 1, seed: int = 0, chapter: "Chapter | None" = None,
+                 forbid: dict[str, str] | None = None, rules: Sequence[Rule] = ()):
         self.name, self.title, self.function = name, title, function
         self.reference, self.mistakes, self.hints = reference, list(mistakes), list(hints)
         self.output_names, self.gradient = output_names, gradient
         self.timeout, self.points, self.seed, self.chapter = timeout, points, seed, chapter
+        self.forbid, self.rules = dict(forbid or {}), list(rules)
         self._cases_source = cases
         self._cases: list[Case] | None = None
         self.hints_seen = 0
@@ -183,7 +190,9 @@ class Task:
         show(_bundle(text, _COLOURS["info"]))
 
     def solution_source(self) -> str | None:
-        """The code cell defining ``self.function`` in the chapter's solution notebook."""
+        """The code cell defining ``self.function`` in the chapter's solution notebook (and
+        remember that it was seen: the grader reads these calls from the notebook's cells)."""
+        self.solution_viewed = True
         if self.chapter is None:
             return None
         path = SOLUTIONS / f"{self.chapter.notebook}.ipynb"
@@ -232,7 +241,10 @@ class Task:
         given = copy.deepcopy(args)
         names = list(given)
         positional = tuple(given[names[j]] for j in range(len(case.args)))
-        outcome = call_with_timeout(fn, positional, {k: given[k] for k in case.kwargs}, self.timeout)
+        kwargs = {k: given[k] for k in case.kwargs}
+        remote = getattr(fn, "convbook_remote_call", None)  # the grader: fn runs in its sandbox
+        outcome = (remote(positional, kwargs, self.timeout) if remote is not None
+                   else call_with_timeout(fn, positional, kwargs, self.timeout))
         head = f"{_MARKS['failed']} {self.name} ({self.title}): case {i + 1} of {n} fails - {case.label}."
         shown = self._show_case(case, args)
         fail = lambda summary, text, diag=None: self._result(
@@ -251,7 +263,8 @@ class Task:
                     f"replace the `raise NotImplementedError` in {self.function} with your code, "
                     f"then run this cell again."), 0)
             text = "Your function raised an exception:\n  " + describe_exception(exc).replace("\n", "\n  ")
-            if isinstance(exc, TypeError) and "argument" in str(exc):
+            if isinstance(exc, TypeError) and "argument" in str(exc) and not getattr(
+                    exc, "_convbook_signature_ok", signature_accepts(fn, positional, kwargs)):
                 text += (f"\nKeep the signature given in the exercise: "
                          f"def {self.function}{inspect.signature(self.reference)}")
             return fail(f"raised {type(exc).__name__}", text)
