@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 __all__ = ["ALWAYS", "Rule", "Program", "explicit_loops", "no_loops", "max_loop_depth", "uses",
+           "no_keyword", "library",
            "rule_problems", "solution_views", "hints_seen", "answer_cells"]
 
 _CHECKER = "the grader's own objects are not part of an answer"
@@ -104,6 +105,21 @@ def uses(name: str, why: str) -> Rule:
             return f"{why}: your function does not call your {name}"
         return None
     return Rule(f"uses your {name}", test)
+
+
+def no_keyword(keyword: str, why: str) -> Rule:
+    """No call in the function passes ``keyword=`` (e.g. ``groups=`` to a library convolution)."""
+    def test(fn, program):
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Call) and any(k.arg == keyword for k in n.keywords):
+                return f"{why}: your function passes {keyword}= (line {n.lineno} of its cell)"
+        return None
+    return Rule(f"no {keyword}= argument", test)
+
+
+def library(*names: str, what: str = "this") -> dict[str, str]:
+    """``forbid`` entries for library functions that do what the task asks you to write."""
+    return {n: f"the task asks you to write {what} yourself, and {n} does it for you" for n in names}
 
 
 def _parse(source: str) -> ast.Module | None:
