@@ -20,6 +20,7 @@ import copy
 import html
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -86,13 +87,23 @@ _COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "not attempted": "#757575"
 _MARKS = {"passed": "✓", "failed": "✗", "not attempted": "·"}
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def _html_text(text: str) -> str:
+    """Escaped for HTML, with each `code span` of the message set as <code>."""
+    return _CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text, quote=False))
+
+
 def _bundle(text: str, colour: str) -> dict:
+    """Plain text (no markup characters: the backticks of code spans are dropped) and HTML (code
+    spans as <code>), so that neither Jupyter nor the built book shows literal backticks."""
     head, _, rest = text.partition("\n")
-    body = f"<pre style='margin:4px 0 0 0;white-space:pre-wrap'>{html.escape(rest)}</pre>" if rest else ""
+    body = f"<pre style='margin:4px 0 0 0;white-space:pre-wrap'>{_html_text(rest)}</pre>" if rest else ""
     return {
-        "text/plain": text,
+        "text/plain": _CODE_SPAN.sub(r"\1", text),
         "text/html": (f"<div style='border-left:4px solid {colour};padding:2px 10px;margin:4px 0'>"
-                      f"<b>{html.escape(head)}</b>{body}</div>"),
+                      f"<b>{_html_text(head)}</b>{body}</div>"),
     }
 
 
@@ -267,7 +278,7 @@ class Task:
                     exc, "_convbook_signature_ok", signature_accepts(fn, positional, kwargs)):
                 text += (f"\nKeep the signature given in the exercise: "
                          f"def {self.function}{inspect.signature(self.reference)}")
-            return fail(f"raised {type(exc).__name__}", text)
+            return fail("raised " + describe_exception(exc).splitlines()[0][:200], text)
         for name, before in args.items():
             problem = _mutation(name, before, given[name])
             if problem:

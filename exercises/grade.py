@@ -77,7 +77,7 @@ class _Watchdog:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="grader-watchdog")
         client.on_cell_execute = self._cell_starts
-        client.on_cell_complete = self._cell_ends
+        client.on_cell_executed = self._cell_ends  # (on_cell_complete fires when the request is sent)
 
     def _cell_starts(self, cell, cell_index, **_):
         self.current, self.interrupted = (cell_index, time.monotonic()), False
