@@ -23,7 +23,8 @@ import numpy as np
 
 from exercises._run import CallOutcome
 from exercises._sandbox import Sandbox, limit_memory
-from exercises.rules import Program, answer_cells, hints_seen, rule_problems, solution_views
+from exercises.rules import (Program, _ipython_free, answer_cells, hints_seen, rule_problems,
+                             solution_views)
 from exercises.tasks import load
 
 __all__ = ["check_submission", "RemoteFunction"]
@@ -139,7 +140,7 @@ def check_submission(request: dict) -> dict:
                 cell_state[index] = "timed out when the notebook ran, so the grader did not run it again"
                 continue
             left = budget - (time.monotonic() - start)
-            reply = sandbox.exec(source, f"<cell {index}>", max(1.0, min(cell_timeout, left)))
+            reply = sandbox.exec(_ipython_free(source), f"<cell {index}>", max(1.0, min(cell_timeout, left)))
             if reply[0] == "timeout":
                 cell_state[index] = f"timed out (stopped after {min(cell_timeout, left):g} s)"
             elif reply[0] == "raised":
@@ -154,12 +155,13 @@ def check_submission(request: dict) -> dict:
                      "diagnosis": None, "hints_seen": hints[name], "solution_viewed": name in viewed,
                      "rules_broken": [], "cases_passed": 0, "cases_total": None}
             if task.function not in defined:
-                entry.update(status="not run", summary=_why_undefined(task.function, answers, cell_state))
+                entry.update(status="not run", summary=_why_undefined(task, answers, cell_state, cells))
             elif time.monotonic() - start > budget:
                 entry.update(status="not run", summary="not checked: the grading time for this notebook ran out")
             else:
                 result = task.run(RemoteFunction(sandbox, task.function))
-                problems = rule_problems(program, task.function, task.forbid, task.rules)
+                problems = rule_problems(program, task.function, getattr(task, "forbid", {}),
+                                         getattr(task, "rules", ()), getattr(task, "allow", ()))
                 entry.update(status=result.status, summary=result.summary, diagnosis=result.diagnosis,
                              cases_passed=result.cases_passed, cases_total=result.cases_total)
                 if problems and result.status != "not attempted":
@@ -175,14 +177,20 @@ def check_submission(request: dict) -> dict:
             "definition_errors": [{"cell": i, "error": e} for i, e in sorted(cell_state.items())]}
 
 
-def _why_undefined(function: str, answers: list[tuple[int, str]], cell_state: dict[int, str]) -> str:
-    cells = [i for i, s in answers if _defines(s, function)]
-    if not cells:
-        return f"no cell defines {function}"
-    i = cells[-1]
-    if i in cell_state:
-        return f"cell {i} (the one that defines {function}) {cell_state[i]}"
-    return f"cell {i} ran but did not define {function}"
+def _why_undefined(task, answers: list[tuple[int, str]], cell_state: dict[int, str], cells: list[dict]) -> str:
+    function = task.function
+    defining = [i for i, s in answers if _defines(s, function)]
+    if defining:
+        i = defining[-1]
+        if i in cell_state:
+            return f"cell {i} (the one that defines {function}) {cell_state[i]}"
+        return f"cell {i} ran but did not define {function}"
+    # no cell defines it: blame the cell that failed in the notebook run just before the check
+    check = [c["index"] for c in cells if f"{task.name}.check(" in c["source"]]
+    failed = [c for c in cells if c.get("error") and (not check or c["index"] < check[-1])]
+    if failed:
+        return f"no cell defines {function}; cell {failed[-1]['index']} {failed[-1]['error']}"
+    return f"no cell defines {function}"
 
 
 def main() -> None:

@@ -222,7 +222,13 @@ class Sandbox:
 
         assert self.proc is not None
         try:
-            _send(self.proc.stdin, message)
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a case argument that cannot be sent (a lambda, ...): our bug
+            raise SandboxDied(f"the checker could not send this case to the learner's process ({exc}); "
+                              "please report it") from None
+        try:
+            self.proc.stdin.write(struct.pack("<Q", len(data)) + data)
+            self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             self.kill()
             raise SandboxDied(f"the sandbox stopped ({exc})") from None

@@ -138,6 +138,7 @@ class Task:
       task asks you to write, ...), and ``rules``: structural rules (``exercises.rules``:
       ``explicit_loops``, ``no_loops``, ``max_loop_depth``, ``uses``). The grader checks both on
       the answer's source (see ``exercises/rules.py``); ``check`` in the notebook does not.
+      ``allow``: names of ``exercises.rules.ALWAYS`` this task permits (e.g. ``("torch",)``).
     """
 
     def __init__(self, name: str, title: str, *, function: str, reference: Callable,
@@ -145,12 +146,12 @@ class Task:
                  mistakes: Sequence[Mistake] = (), hints: Sequence[str] = (),
                  output_names: tuple[str, ...] | None = None, gradient: GradientCheck | None = None,
                  timeout: float = 3.0, points: int = 1, seed: int = 0, chapter: "Chapter | None" = None,
-                 forbid: dict[str, str] | None = None, rules: Sequence[Rule] = ()):
+                 forbid: dict[str, str] | None = None, rules: Sequence[Rule] = (), allow: Sequence[str] = ()):
         self.name, self.title, self.function = name, title, function
         self.reference, self.mistakes, self.hints = reference, list(mistakes), list(hints)
         self.output_names, self.gradient = output_names, gradient
         self.timeout, self.points, self.seed, self.chapter = timeout, points, seed, chapter
-        self.forbid, self.rules = dict(forbid or {}), list(rules)
+        self.forbid, self.rules, self.allow = dict(forbid or {}), list(rules), tuple(allow)
         self._cases_source = cases
         self._cases: list[Case] | None = None
         self.hints_seen = 0

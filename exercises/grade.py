@@ -151,12 +151,6 @@ def _execute(nb, path: Path, cell_timeout: float, notebook_timeout: float,
             crash = "a cell did not finish; the kernel was stopped"
         except Exception as exc:
             crash = f"the notebook could not be run: {type(exc).__name__}: {exc}"
-        finally:
-            try:
-                if client.km is not None:
-                    dog._signal(signal.SIGKILL)
-            except Exception:
-                pass
     if dog.killed is not None:
         cell, why = dog.killed
         crash = f"cell {cell} {why}" if cell is not None else f"the notebook {why}"
@@ -210,7 +204,8 @@ def grade_notebook(path: str | Path, timeout: float = 60.0, notebook_timeout: fl
     if killed is not None and killed[0] is not None:
         errors[killed[0]] = killed[1]
     cells = [{"index": i, "source": c.source, "ran": c.get("execution_count") is not None or
-              (killed is not None and killed[0] == i), "stopped": killed is not None and killed[0] == i}
+              (killed is not None and killed[0] == i), "stopped": killed is not None and killed[0] == i,
+              "error": errors.get(i)}
              for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     request = {"chapter": chapter_id, "cells": cells, "cell_timeout": timeout, "memory_mb": memory_mb,
                "check_memory_mb": (memory_mb + 2048) if memory_mb else None, "budget": notebook_timeout}
