@@ -36,7 +36,7 @@ _ALLOWED = {
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
     ("builtins", "complex"), ("builtins", "slice"), ("builtins", "range"), ("builtins", "frozenset"),
-    ("builtins", "set"), ("builtins", "bytearray"),
+    ("builtins", "set"), ("builtins", "bytearray"), ("builtins", "str"),
 }
 
 

@@ -92,7 +92,7 @@ _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 def _html_text(text: str) -> str:
     """Escaped for HTML, with each `code span` of the message set as <code>."""
-    return _CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text, quote=False))
+    return _CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text))
 
 
 def _bundle(text: str, colour: str) -> dict:

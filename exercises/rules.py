@@ -136,15 +136,16 @@ def _ipython_free(source: str) -> str:
 
 
 def answer_cells(cells: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
-    """The code cells that define a function or a class at top level (or try to: a cell with a
-    syntax error that contains ``def``), in notebook order."""
+    """The code cells that define a function or a class at module level (also inside an if or
+    try block; or try to: a cell with a syntax error that contains ``def``), in notebook order."""
     out = []
     for index, source in cells:
         tree = _parse(_ipython_free(source))
         if tree is None:
             if re.search(r"^\s*(def|class)\s", source, re.M):
                 out.append((index, source))
-        elif any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for s in tree.body):
+        elif any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                 for s in _module_level(tree.body)):
             out.append((index, source))
     return out
 
@@ -163,7 +164,7 @@ class Program:
             tree = _parse(_ipython_free(source))
             if tree is None:
                 continue
-            for stmt in tree.body:
+            for stmt in _module_level(tree.body):
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.defs[stmt.name] = (index, stmt)
                     self.bindings.pop(stmt.name, None)
@@ -183,12 +184,16 @@ class Program:
                     todo.append(self.defs[n.id][1])
         return seen
 
+    def definition(self, function: str) -> tuple[int, ast.AST] | None:
+        """The statement that last bound ``function``: its ``def``, or an assignment."""
+        return self.defs.get(function) or self.bindings.get(function)
+
     def forbidden_uses(self, function: str, forbid: Mapping[str, str]) -> list[str]:
         """``["uses conv2d (cell 3, line 5): reason", ...]`` for ``function`` and what it reaches."""
-        if function not in self.defs:
+        if self.definition(function) is None:
             return []
         problems, seen_nodes, seen_names = [], set(), set()
-        todo = [self.defs[function]]
+        todo = [self.definition(function)]
         while todo:
             index, node = todo.pop()
             if id(node) in seen_nodes:
@@ -206,6 +211,17 @@ class Program:
                     seen_names.add(name)
                     problems.append(f"uses {name} (cell {index}, line {line}): {why}")
         return problems
+
+
+def _module_level(body: list[ast.stmt]):
+    """The statements that run at module level, also inside if/try/with/for blocks."""
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for name in ("body", "orelse", "finalbody"):
+                yield from _module_level(getattr(stmt, name, []) or [])
+            for handler in getattr(stmt, "handlers", []) or []:
+                yield from _module_level(handler.body)
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -243,11 +259,13 @@ def _identifiers(node: ast.AST):
 def rule_problems(program: Program, function: str, forbid: Mapping[str, str],
                   rules: Iterable[Rule], allow: Iterable[str] = ()) -> list[str]:
     """Everything ``function`` does that its task does not allow (empty: nothing)."""
-    if function not in program.defs:
-        return []
+    found = program.definition(function)
+    if found is None:  # defined by exec, globals(), ...: nothing the rules could read
+        return [f"the grader cannot read how {function} is defined; define it with a def statement "
+                "in its answer cell"]
     always = {k: v for k, v in ALWAYS.items() if k not in set(allow)}
     problems = program.forbidden_uses(function, {**always, **forbid})
-    fn = program.defs[function][1]
+    fn = found[1]
     for rule in rules:
         found = rule.test(fn, program)
         if found:

@@ -189,6 +189,21 @@ def test_escape_hatches_are_forbidden_everywhere(source, name):
     assert any(p.startswith(f"uses {name}") for p in problems), problems
 
 
+@pytest.mark.parametrize("source", [
+    "if True:\n    def f(x, w):\n        return F.conv2d(x, w)",
+    "try:\n    def f(x, w):\n        return F.conv2d(x, w)\nexcept Exception:\n    pass",
+    "def g(x):\n    pass\nf = lambda x, w: F.conv2d(x, w)",
+])
+def test_rules_see_definitions_in_blocks_and_lambdas(source):
+    problems = rule_problems(_program(source), "f", {"conv2d": "no"}, [explicit_loops("pixels")])
+    assert problems[0].startswith("uses conv2d") and "explicit loops" in problems[1]
+
+
+def test_a_definition_the_rules_cannot_read_breaks_them():
+    program = _program("def g(x):\n    pass\nexec('def f(x): return x')")
+    assert "cannot read how f is defined" in rule_problems(program, "f", {}, [])[0]
+
+
 def test_own_helpers_and_allowed_names_pass():
     source = ("import numpy as np\ndef pad(x, p):\n    return np.pad(x, p)\n"
               "def f(x, w):\n    out = np.zeros(3)\n    for i in range(3):\n        out[i] = pad(x, 1).sum()\n"
