@@ -27,6 +27,16 @@ import sys
 import time
 from typing import Any
 
+try:  # imported here, not in the forked child before exec (no imports between fork and exec)
+    import resource
+except ImportError:  # not on this platform
+    resource = None
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL(None)
+except (ImportError, OSError):
+    _LIBC = None
+
 __all__ = ["Sandbox", "SandboxDied", "safe_loads", "limit_memory", "child_limits"]
 
 _MAX_MESSAGE = 256 * 1024 * 1024
@@ -54,27 +64,23 @@ def safe_loads(data: bytes) -> Any:
 
 def limit_memory(megabytes: int | None) -> None:
     """Cap this process's address space (``RLIMIT_AS``); children inherit it."""
-    if not megabytes:
+    if not megabytes or resource is None:
         return
     try:
-        import resource
         limit = int(megabytes) * 1024 * 1024
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):  # not on this platform
+    except (ValueError, OSError):  # not allowed here
         pass
 
 
 def child_limits(megabytes: int | None) -> None:
     """In a child process before it starts: the memory cap, and death with its parent (Linux)."""
     limit_memory(megabytes)
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    if _LIBC is not None and sys.platform.startswith("linux"):
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _send(stream, obj) -> None:

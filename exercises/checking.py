@@ -139,6 +139,10 @@ class Task:
       ``explicit_loops``, ``no_loops``, ``max_loop_depth``, ``uses``). The grader checks both on
       the answer's source (see ``exercises/rules.py``); ``check`` in the notebook does not.
       ``allow``: names of ``exercises.rules.ALWAYS`` this task permits (e.g. ``("torch",)``).
+
+    The grader runs the learner's function in another process: the cases' arguments must be
+    picklable, and a right answer must be plain values (numbers, strings, tuples, lists, dicts)
+    or NumPy arrays.
     """
 
     def __init__(self, name: str, title: str, *, function: str, reference: Callable,
