@@ -84,33 +84,34 @@ convlib.functional.conv2d = lambda x, w, *a, **k: x
 @pytest.fixture(scope="module")
 def forged_report(tmp_path_factory):
     nb = nbformat.read(STUDENT_DIR / CH01, 4)
-    # q1: a wrong answer, "made right" by replacing the reference, the checker, the library,
-    # and at call time by patching the checker's comparison from inside the function
+    # q1 "one channel, explicit loops": a one-liner around the library's conv2d
     _fill(nb, "conv2d_single_channel", (
+        "import convlib.functional as F\n"
         "def conv2d_single_channel(x, weight, stride=1, padding=0):\n"
-        "    import exercises.checking\n"
-        "    exercises.checking.compare = lambda *a, **k: None\n"
-        "    return np.zeros((1, 1))"))
+        "    return F.conv2d(x[None, None], weight[None, None], stride=stride, padding=padding)[0, 0]"))
     q1_cell = next(i for i, c in enumerate(nb.cells) if "def conv2d_single_channel(" in c.source)
     nb.cells.insert(q1_cell + 1, nbformat.v4.new_code_cell(TAMPER_CHECKER))
     # q2: honest and right
     _fill(nb, "conv2d_multi", _solution("conv2d_multi"))
     # q3: left as the stub; the solution is executed without calling solution()
     _after(nb, "im2col", "exec(q3.solution_source())\nq3.solution_viewed = False")
-    # q4: a one-liner around the checker's reference
-    _fill(nb, "conv2d_matmul", "def conv2d_matmul(x, weight, bias=None, stride=1, padding=0):\n"
-                               "    return q4.reference(x, weight, bias, stride, padding)")
+    # q4: a wrong answer, "made right" by the tamper cell (its reference, the checker, the
+    # library) and at call time by patching the checker's comparison from inside the function
+    _fill(nb, "conv2d_matmul", (
+        "def conv2d_matmul(x, weight, bias=None, stride=1, padding=0):\n"
+        "    import exercises.checking\n"
+        "    exercises.checking.compare = lambda *a, **k: None\n"
+        "    return np.zeros((1, 1))"))
+    nb.cells.append(nbformat.v4.new_code_cell("q4.reference = conv2d_matmul\nq4.check(conv2d_matmul)"))
+    # q6 (its cases emptied and points raised by the tamper cell): a one-liner around the
+    # checker's reference, in a cell added at the end
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "def conv2d_single_channel_backward(grad_output, x, weight):\n"
+        "    return q6.reference(grad_output, x, weight)\n"
+        "q6.check(conv2d_single_channel_backward)"))
     # q5: honest and right, after looking at the solution (and resetting the flag)
     _fill(nb, "conv_layer_cost", _solution("conv_layer_cost"))
     _after(nb, "conv_layer_cost", "q5.solution()\nq5.solution_viewed = False")
-    # q6: reads `expected` from the checker's stack frame (its cases were emptied above)
-    _fill(nb, "conv2d_single_channel_backward", (
-        "import inspect\n"
-        "def conv2d_single_channel_backward(grad_output, x, weight):\n"
-        "    frame = inspect.currentframe()\n"
-        "    while frame is not None and 'expected' not in frame.f_locals:\n"
-        "        frame = frame.f_back\n"
-        "    return frame.f_locals['expected']"))
     nb.cells.append(nbformat.v4.new_code_cell(FORGED_DISPLAY))
     path = tmp_path_factory.mktemp("forged") / "mallory.ipynb"
     nbformat.write(nb, path)
@@ -128,10 +129,18 @@ def test_forged_tasks_score_zero_and_honest_tasks_still_count(forged_report):
 
 def test_edited_cases_and_patched_checker_change_nothing(forged_report):
     tasks = _tasks(forged_report)
-    assert tasks["q1"]["status"] == "failed" and "shape" in tasks["q1"]["summary"]
-    assert any(p.startswith("uses exercises") for p in tasks["q1"]["rules_broken"])
+    assert tasks["q4"]["status"] == "failed" and "shape" in tasks["q4"]["summary"]
+    assert any(p.startswith("uses exercises") for p in tasks["q4"]["rules_broken"])
     assert tasks["q2"]["status"] == "passed" and tasks["q2"]["rules_broken"] == []
     assert tasks["q6"]["status"] == "failed" and tasks["q6"]["cases_total"] == 3
+
+
+def test_calling_the_library_breaks_the_rules(forged_report):
+    q1 = _tasks(forged_report)["q1"]
+    assert q1["status"] == "failed" and q1["score"] == 0
+    assert q1["summary"].endswith("(its output is right on every case)")
+    assert any(p.startswith("uses conv2d (cell 3, line 3)") for p in q1["rules_broken"]), q1
+    assert any("explicit loops" in p for p in q1["rules_broken"])
 
 
 def test_executing_the_solution_in_a_cell_scores_nothing(forged_report):
@@ -140,17 +149,29 @@ def test_executing_the_solution_in_a_cell_scores_nothing(forged_report):
 
 
 def test_calling_the_reference_breaks_the_rules(forged_report):
+    q6 = _tasks(forged_report)["q6"]  # its last definition is the one-liner around q6.reference
+    assert q6["status"] == "failed" and q6["score"] == 0
+    assert any(p.startswith("uses reference") for p in q6["rules_broken"]), q6
     q4 = _tasks(forged_report)["q4"]
-    assert q4["status"] == "failed" and q4["score"] == 0
-    assert any(p.startswith("uses reference") for p in q4["rules_broken"]), q4
-    assert any("im2col" in p for p in q4["rules_broken"])  # "use your im2col" is a rule too
+    assert any("use your im2col" in p for p in q4["rules_broken"])  # "use your im2col" is a rule too
 
 
-def test_reading_the_checkers_frame_gets_nothing(forged_report):
-    q6 = _tasks(forged_report)["q6"]
-    assert q6["status"] == "failed"
-    assert "KeyError: 'expected'" in q6["summary"] or "AttributeError" in q6["summary"], q6
-    assert any(p.startswith("uses inspect") for p in q6["rules_broken"])
+def test_reading_the_checkers_frame_gets_nothing(tmp_path):
+    nb = nbformat.read(STUDENT_DIR / CH01, 4)
+    _fill(nb, "conv_layer_cost", (
+        "import inspect\n"
+        "def conv_layer_cost(in_channels, out_channels, kernel_size, height, width, stride=1, padding=0):\n"
+        "    frame = inspect.currentframe()\n"
+        "    while frame is not None and 'expected' not in frame.f_locals:\n"
+        "        frame = frame.f_back\n"
+        "    return frame.f_locals['expected']"))
+    _fill(nb, "conv2d_multi", _solution("conv2d_multi"))
+    path = tmp_path / "peek.ipynb"
+    nbformat.write(nb, path)
+    tasks = _tasks(grade_notebook(path, timeout=20))
+    assert tasks["q5"]["status"] == "failed" and "AttributeError" in tasks["q5"]["summary"], tasks["q5"]
+    assert any(p.startswith("uses inspect") for p in tasks["q5"]["rules_broken"])
+    assert tasks["q2"]["status"] == "passed"
 
 
 def test_solution_views_are_recorded_and_cannot_be_reset(forged_report):
