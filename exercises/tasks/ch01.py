@@ -49,7 +49,8 @@ _CONV_MISTAKES = [kernel_flipped(), stride_ignored(), stride_not_in_window(), pa
 
 q1 = chapter.task(
     "q1", "one channel, explicit loops", function="conv2d_single_channel",
-    forbid=library("conv2d", "im2col", "conv_matrix", "correlate", "correlate2d", "convolve", "convolve2d", what="the convolution"),
+    forbid=library("conv2d", "im2col", "conv_matrix", "correlate", "correlate2d", "convolve",
+                   "convolve2d", what="the convolution"),
     rules=[explicit_loops("two loops over the output positions")],
     reference=_ref_single, cases=_cases_single, mistakes=_CONV_MISTAKES,
     hints=[
@@ -217,8 +218,10 @@ def _cases_matmul(rng):
 
 q4 = chapter.task(
     "q4", "convolution as one matrix product", function="conv2d_matmul",
-    forbid=library("conv2d", "conv_matrix", "im2col", what="the convolution") | {"im2col": "use your own im2col from task 3, not the library's"},
-    rules=[uses("im2col", "the task says: use your im2col from task 3"), no_loops("one matrix product and no loop over pixels")],
+    forbid=library("conv2d", "conv_matrix", what="the convolution")
+    | {"im2col": "use your own im2col from task 3, not the library's"},
+    rules=[uses("im2col", "the task says: use your im2col from task 3"),
+           no_loops("one matrix product and no loop over pixels")],
     reference=_ref_multi, cases=_cases_matmul,
     mistakes=_CONV_MISTAKES + [bias_ignored()] + _CHANNEL_MISTAKES[:1],
     hints=[
@@ -313,7 +316,8 @@ def _flip(a):
 
 q6 = chapter.task(
     "q6", "bonus: the backward pass", function="conv2d_single_channel_backward",
-    forbid=library("conv2d_backward", "conv2d", "conv_transpose2d", "conv_transpose2d_backward", what="the backward pass"),
+    forbid=library("conv2d_backward", "conv2d", "conv_transpose2d", "conv_transpose2d_backward",
+                   what="the backward pass"),
     reference=_ref_backward, cases=_cases_backward, output_names=("grad_x", "grad_weight"),
     gradient=GradientCheck(forward=lambda x, weight: _ref_single(x, weight),
                            wrt={"grad_x": "x", "grad_weight": "weight"}, h=0.5),

@@ -76,7 +76,8 @@ _CONV_CASES = [
 
 q1 = chapter.task(
     "q1", "output size of a convolution", function="conv_output_size",
-    forbid=library("conv_output_size", "conv_output_size_2d", "pool_output_size", "pool_output_size_2d", what="the formula"),
+    forbid=library("conv_output_size", "conv_output_size_2d", "pool_output_size",
+                   "pool_output_size_2d", what="the formula"),
     reference=conv_size_reference, cases=_CONV_CASES, mistakes=_CONV_MISTAKES,
     hints=[
         "First the kernel's span: k_hat = d*(k - 1) + 1. The padded input has i + 2*p cells "
@@ -173,7 +174,8 @@ _AP_CASES = [
 
 q3 = chapter.task(
     "q3", "the output_padding that gives the size back", function="output_padding_for",
-    forbid=library("output_padding_for", "conv_transpose_output_size", "conv_transpose_output_size_2d", what="the formula"),
+    forbid=library("output_padding_for", "conv_transpose_output_size",
+                   "conv_transpose_output_size_2d", what="the formula"),
     reference=output_padding_reference, cases=_AP_CASES, mistakes=_AP_MISTAKES,
     hints=[
         "After the last window, (i + 2p - k_hat) mod s cells of the padded input are left over. "

@@ -154,7 +154,8 @@ def _pointwise_transposed(ref, a):
 
 q2 = chapter.task(
     "q2", "depthwise-separable convolution", function="separable_conv2d",
-    forbid=library("separable_conv2d", "pointwise_conv2d", "conv2d", what="the separable convolution") | {"depthwise_conv2d": "use your own depthwise_conv2d from task 1, not the library's"},
+    forbid=library("separable_conv2d", "pointwise_conv2d", "conv2d", what="the separable convolution")
+    | {"depthwise_conv2d": "use your own depthwise_conv2d from task 1, not the library's"},
     reference=_ref_separable, cases=_cases_separable,
     mistakes=[
         Mistake("pointwise before depthwise", (

@@ -202,7 +202,8 @@ def _macs_variant(**change):
 
 q3 = chapter.task(
     "q3", "the multiply-adds of a bottleneck, by formula", function="bottleneck_macs",
-    forbid=library("Bottleneck", "blocks", "count_macs", "profile", "cost", what="the count (the task says: do not build the block)"),
+    forbid=library("Bottleneck", "blocks", "count_macs", "profile", "cost",
+                   what="the count (the task says: do not build the block)"),
     reference=_ref_macs,
     cases=[
         Case("ResNet-50 stage 1: 256 in, 64 planes, 56x56", (256, 64, 56, 56)),
