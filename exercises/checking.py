@@ -20,6 +20,7 @@ import copy
 import html
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,9 +28,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from exercises._compare import Problem, compare, show_value
-from exercises._run import call_with_timeout, describe_exception
+from exercises._run import call_with_timeout, describe_exception, signature_accepts
 from exercises.gradcheck import GradientCheck
 from exercises.mistakes import Mistake, generic_diagnosis
+from exercises.rules import Rule
 
 __all__ = ["Case", "Chapter", "Task", "Result", "MIME_TYPE", "GradientCheck", "Mistake"]
 
@@ -85,13 +87,23 @@ _COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "not attempted": "#757575"
 _MARKS = {"passed": "✓", "failed": "✗", "not attempted": "·"}
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def _html_text(text: str) -> str:
+    """Escaped for HTML, with each `code span` of the message set as <code>."""
+    return _CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text))
+
+
 def _bundle(text: str, colour: str) -> dict:
+    """Plain text (no markup characters: the backticks of code spans are dropped) and HTML (code
+    spans as <code>), so that neither Jupyter nor the built book shows literal backticks."""
     head, _, rest = text.partition("\n")
-    body = f"<pre style='margin:4px 0 0 0;white-space:pre-wrap'>{html.escape(rest)}</pre>" if rest else ""
+    body = f"<pre style='margin:4px 0 0 0;white-space:pre-wrap'>{_html_text(rest)}</pre>" if rest else ""
     return {
-        "text/plain": text,
+        "text/plain": _CODE_SPAN.sub(r"\1", text),
         "text/html": (f"<div style='border-left:4px solid {colour};padding:2px 10px;margin:4px 0'>"
-                      f"<b>{html.escape(head)}</b>{body}</div>"),
+                      f"<b>{_html_text(head)}</b>{body}</div>"),
     }
 
 
@@ -121,18 +133,29 @@ class Task:
       (``exercises.mistakes`` has factories for conv-like functions);
     - ``hints``: two or more strings; ``output_names``: labels for a tuple output;
     - ``gradient``: a :class:`GradientCheck` for backward tasks;
-    - ``timeout`` (seconds per call, default 3), ``points`` (default 1), ``seed`` (default 0).
+    - ``timeout`` (seconds per call, default 3), ``points`` (default 1), ``seed`` (default 0);
+    - ``forbid``: ``{name: reason}``, names the answer must not use (the library function the
+      task asks you to write, ...), and ``rules``: structural rules (``exercises.rules``:
+      ``explicit_loops``, ``no_loops``, ``max_loop_depth``, ``uses``). The grader checks both on
+      the answer's source (see ``exercises/rules.py``); ``check`` in the notebook does not.
+      ``allow``: names of ``exercises.rules.ALWAYS`` this task permits (e.g. ``("torch",)``).
+
+    The grader runs the learner's function in another process: the cases' arguments must be
+    picklable, and a right answer must be plain values (numbers, strings, tuples, lists, dicts)
+    or NumPy arrays.
     """
 
     def __init__(self, name: str, title: str, *, function: str, reference: Callable,
                  cases: Callable[[np.random.Generator], Sequence[Case]] | Sequence[Case],
                  mistakes: Sequence[Mistake] = (), hints: Sequence[str] = (),
                  output_names: tuple[str, ...] | None = None, gradient: GradientCheck | None = None,
-                 timeout: float = 3.0, points: int = 1, seed: int = 0, chapter: "Chapter | None" = None):
+                 timeout: float = 3.0, points: int = 1, seed: int = 0, chapter: "Chapter | None" = None,
+                 forbid: dict[str, str] | None = None, rules: Sequence[Rule] = (), allow: Sequence[str] = ()):
         self.name, self.title, self.function = name, title, function
         self.reference, self.mistakes, self.hints = reference, list(mistakes), list(hints)
         self.output_names, self.gradient = output_names, gradient
         self.timeout, self.points, self.seed, self.chapter = timeout, points, seed, chapter
+        self.forbid, self.rules, self.allow = dict(forbid or {}), list(rules), tuple(allow)
         self._cases_source = cases
         self._cases: list[Case] | None = None
         self.hints_seen = 0
@@ -183,7 +206,9 @@ class Task:
         show(_bundle(text, _COLOURS["info"]))
 
     def solution_source(self) -> str | None:
-        """The code cell defining ``self.function`` in the chapter's solution notebook."""
+        """The code cell defining ``self.function`` in the chapter's solution notebook (and
+        remember that it was seen: the grader reads these calls from the notebook's cells)."""
+        self.solution_viewed = True
         if self.chapter is None:
             return None
         path = SOLUTIONS / f"{self.chapter.notebook}.ipynb"
@@ -232,7 +257,10 @@ class Task:
         given = copy.deepcopy(args)
         names = list(given)
         positional = tuple(given[names[j]] for j in range(len(case.args)))
-        outcome = call_with_timeout(fn, positional, {k: given[k] for k in case.kwargs}, self.timeout)
+        kwargs = {k: given[k] for k in case.kwargs}
+        remote = getattr(fn, "convbook_remote_call", None)  # the grader: fn runs in its sandbox
+        outcome = (remote(positional, kwargs, self.timeout) if remote is not None
+                   else call_with_timeout(fn, positional, kwargs, self.timeout))
         head = f"{_MARKS['failed']} {self.name} ({self.title}): case {i + 1} of {n} fails - {case.label}."
         shown = self._show_case(case, args)
         fail = lambda summary, text, diag=None: self._result(
@@ -251,10 +279,11 @@ class Task:
                     f"replace the `raise NotImplementedError` in {self.function} with your code, "
                     f"then run this cell again."), 0)
             text = "Your function raised an exception:\n  " + describe_exception(exc).replace("\n", "\n  ")
-            if isinstance(exc, TypeError) and "argument" in str(exc):
+            if isinstance(exc, TypeError) and "argument" in str(exc) and not getattr(
+                    exc, "_convbook_signature_ok", signature_accepts(fn, positional, kwargs)):
                 text += (f"\nKeep the signature given in the exercise: "
                          f"def {self.function}{inspect.signature(self.reference)}")
-            return fail(f"raised {type(exc).__name__}", text)
+            return fail("raised " + describe_exception(exc).splitlines()[0][:200], text)
         for name, before in args.items():
             problem = _mutation(name, before, given[name])
             if problem:

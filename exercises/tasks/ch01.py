@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import convlib.functional as F
+from exercises.rules import explicit_loops, library, no_loops, uses
 from exercises.checking import Case, Chapter, GradientCheck
 from exercises.mistakes import (AnyOf, Mistake, bias_ignored, kernel_flipped, padding_ignored,
                                 padding_one_side, stride_ignored, stride_not_in_window)
@@ -48,6 +49,9 @@ _CONV_MISTAKES = [kernel_flipped(), stride_ignored(), stride_not_in_window(), pa
 
 q1 = chapter.task(
     "q1", "one channel, explicit loops", function="conv2d_single_channel",
+    forbid=library("conv2d", "im2col", "conv_matrix", "correlate", "correlate2d", "convolve",
+                   "convolve2d", what="the convolution"),
+    rules=[explicit_loops("two loops over the output positions")],
     reference=_ref_single, cases=_cases_single, mistakes=_CONV_MISTAKES,
     hints=[
         "First the output size: H_out = (H + 2 * padding - kh) // stride + 1, and the same for W. "
@@ -121,6 +125,7 @@ _CHANNEL_MISTAKES = [
 
 q2 = chapter.task(
     "q2", "several channels in and out, with a bias", function="conv2d_multi",
+    forbid=library("conv2d", "im2col", "conv_matrix", "correlate", "convolve", what="the convolution"),
     reference=_ref_multi, cases=_cases_multi,
     mistakes=_CONV_MISTAKES + [bias_ignored()] + _CHANNEL_MISTAKES,
     hints=[
@@ -174,6 +179,7 @@ def _columns_column_major(ref, a):
 
 q3 = chapter.task(
     "q3", "im2col: every window becomes a column", function="im2col",
+    forbid=library("im2col", "unfold", "conv_matrix", what="im2col"),
     reference=_ref_im2col, cases=_cases_im2col,
     mistakes=[stride_ignored(), stride_not_in_window(), padding_ignored(), padding_one_side(),
               Mistake("rows in the wrong order", (
@@ -212,6 +218,10 @@ def _cases_matmul(rng):
 
 q4 = chapter.task(
     "q4", "convolution as one matrix product", function="conv2d_matmul",
+    forbid=library("conv2d", "conv_matrix", what="the convolution")
+    | {"im2col": "use your own im2col from task 3, not the library's"},
+    rules=[uses("im2col", "the task says: use your im2col from task 3"),
+           no_loops("one matrix product and no loop over pixels")],
     reference=_ref_multi, cases=_cases_matmul,
     mistakes=_CONV_MISTAKES + [bias_ignored()] + _CHANNEL_MISTAKES[:1],
     hints=[
@@ -252,6 +262,7 @@ def _cost_variant(**change):
 
 q5 = chapter.task(
     "q5", "the cost of a layer, answered in code", function="conv_layer_cost",
+    forbid=library("conv_output_size", "conv_output_size_2d", "count_macs", "count_params", what="the count"),
     reference=_ref_cost, output_names=("parameters", "multiplications"),
     cases=[
         Case("1 channel in and out, 3x3 kernel, 5x5 input", (1, 1, 3, 5, 5)),
@@ -305,6 +316,8 @@ def _flip(a):
 
 q6 = chapter.task(
     "q6", "bonus: the backward pass", function="conv2d_single_channel_backward",
+    forbid=library("conv2d_backward", "conv2d", "conv_transpose2d", "conv_transpose2d_backward",
+                   what="the backward pass"),
     reference=_ref_backward, cases=_cases_backward, output_names=("grad_x", "grad_weight"),
     gradient=GradientCheck(forward=lambda x, weight: _ref_single(x, weight),
                            wrt={"grad_x": "x", "grad_weight": "weight"}, h=0.5),

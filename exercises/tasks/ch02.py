@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from convlib import arithmetic as A
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -75,6 +76,8 @@ _CONV_CASES = [
 
 q1 = chapter.task(
     "q1", "output size of a convolution", function="conv_output_size",
+    forbid=library("conv_output_size", "conv_output_size_2d", "pool_output_size",
+                   "pool_output_size_2d", what="the formula"),
     reference=conv_size_reference, cases=_CONV_CASES, mistakes=_CONV_MISTAKES,
     hints=[
         "First the kernel's span: k_hat = d*(k - 1) + 1. The padded input has i + 2*p cells "
@@ -128,6 +131,7 @@ _TCONV_CASES = [
 
 q2 = chapter.task(
     "q2", "output size of a transposed convolution", function="conv_transpose_output_size",
+    forbid=library("conv_transpose_output_size", "conv_transpose_output_size_2d", what="the formula"),
     reference=transpose_size_reference, cases=_TCONV_CASES, mistakes=_TCONV_MISTAKES,
     hints=[
         "Run the convolution's formula backwards. A conv with o = (i + 2p - k_hat) // s + 1 "
@@ -170,6 +174,8 @@ _AP_CASES = [
 
 q3 = chapter.task(
     "q3", "the output_padding that gives the size back", function="output_padding_for",
+    forbid=library("output_padding_for", "conv_transpose_output_size",
+                   "conv_transpose_output_size_2d", what="the formula"),
     reference=output_padding_reference, cases=_AP_CASES, mistakes=_AP_MISTAKES,
     hints=[
         "After the last window, (i + 2p - k_hat) mod s cells of the padded input are left over. "

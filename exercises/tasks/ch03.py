@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import convlib.functional as F
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -120,6 +121,7 @@ def _stride_one(ref, a):
 
 q1 = chapter.task(
     "q1", "max pooling that remembers its argmax", function="max_pool2d_with_indices",
+    forbid=library("max_pool2d", "global_max_pool2d", what="max pooling"),
     reference=_ref_forward, cases=_cases_forward, output_names=("out", "indices"),
     mistakes=[
         Mistake("indices relative to the window", (
@@ -233,6 +235,7 @@ def _all_in_first_plane(ref, a):
 
 q2 = chapter.task(
     "q2", "max pooling backward through the indices", function="max_pool2d_backward",
+    forbid=library("max_pool2d_backward", what="the backward pass"),
     reference=_ref_backward, cases=_cases_backward,
     mistakes=[
         Mistake("gradient sent to every window position", (
@@ -310,6 +313,7 @@ def _overlapping(a):
 
 q3 = chapter.task(
     "q3", "average pooling backward", function="avg_pool2d_backward",
+    forbid=library("avg_pool2d_backward", "avg_pool2d", "conv_transpose2d", what="the backward pass"),
     reference=_ref_avg_backward, cases=_cases_avg,
     mistakes=[
         Mistake("gradient sent to every window position undivided", (

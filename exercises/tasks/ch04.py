@@ -14,6 +14,7 @@ import numpy as np
 
 import convlib.functional as F
 from convlib.receptive_field import receptive_field
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -96,6 +97,7 @@ def _cases_table(rng):
 
 q1 = chapter.task(
     "q1", "a receptive-field calculator", function="receptive_field_table",
+    forbid=library("receptive_field", "input_region", "of_model", what="the calculator"),
     reference=_ref_table, cases=_cases_table, mistakes=_TABLE_MISTAKES,
     hints=[
         "Carry three numbers from the first layer to the last: r = 1, jump S = 1, P = 0. For each "
@@ -155,6 +157,7 @@ def _cases_probe(rng):
 
 q2 = chapter.task(
     "q2", "a brute-force probe", function="probe_region",
+    forbid=library("receptive_field", "input_region", "of_model", what="the probe"),
     reference=probe_reference, cases=_cases_probe, mistakes=_PROBE_MISTAKES,
     hints=[
         "Make a batch of impulses: x = np.eye(input_size)[:, None, None, :] has shape "

@@ -13,6 +13,7 @@ import numpy as np
 
 import convlib.functional as F
 from convlib.arithmetic import output_padding_for
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake, kernel_flipped, padding_ignored, stride_ignored
 
@@ -53,6 +54,7 @@ def _columns_column_major(ref, a):
 
 q1 = chapter.task(
     "q1", "the convolution matrix C", function="conv_matrix_single",
+    forbid=library("conv_matrix", what="the convolution matrix"),
     reference=_ref_matrix, cases=_cases_matrix,
     mistakes=[
         kernel_flipped(),
@@ -114,6 +116,8 @@ def _zeros_after_last(ref, a):
 
 q2 = chapter.task(
     "q2", "the transposed convolution by zero insertion", function="conv_transpose2d_single",
+    forbid=library("conv_transpose2d", "conv_transpose2d_backward", "conv2d_backward", "col2im",
+                   "conv_matrix", what="the transposed convolution"),
     reference=_ref_transposed, cases=_cases_transposed,
     mistakes=[
         Mistake("kernel not flipped", (
@@ -156,6 +160,8 @@ def _ref_output_padding(input_size, kernel_size, stride, padding=0):
 
 q3 = chapter.task(
     "q3", "the output_padding that gives back the input size", function="output_padding_needed",
+    forbid=library("output_padding_for", "conv_transpose_output_size",
+                   "conv_transpose_output_size_2d", what="the formula"),
     reference=_ref_output_padding,
     cases=[
         Case("5 pixels, k=3, s=2, p=1 (5 -> 3 -> 5)", (5, 3, 2, 1)),

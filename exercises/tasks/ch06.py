@@ -13,6 +13,7 @@ import numpy as np
 
 import convlib.functional as F
 from convlib.widgets.dilation import dilate_kernel as _dilate
+from exercises.rules import library, no_loops, uses
 from exercises.checking import Case, Chapter
 from exercises.mistakes import (Mistake, bias_ignored, kernel_flipped, padding_ignored,
                                 stride_ignored)
@@ -55,6 +56,7 @@ def _ref_kernel(weight, dilation):
 
 q1 = chapter.task(
     "q1", "the kernel with holes", function="dilate_kernel",
+    forbid=library("dilate_kernel", "widgets", what="the dilated kernel"),
     reference=_ref_kernel,
     cases=lambda rng: [
         Case("a 1x3 kernel, dilation 2", (np.array([[1.0, 2.0, 3.0]]), 2)),
@@ -88,6 +90,7 @@ def _ref_im2col(x, kernel_size, dilation=1, padding=0, stride=1):
 
 q2 = chapter.task(
     "q2", "im2col that honours dilation", function="im2col_dilated",
+    forbid=library("im2col", "unfold", "conv2d", what="the dilated im2col"),
     reference=_ref_im2col,
     cases=lambda rng: [
         Case("one 5x5 channel, 3x3 windows, dilation 1 (plain im2col)", (np.arange(25.0).reshape(1, 1, 5, 5), 3)),
@@ -117,6 +120,8 @@ def _ref_conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 q3 = chapter.task(
     "q3", "dilated convolution as one matrix product", function="conv2d_dilated",
+    forbid=library("conv2d", "im2col", "unfold", "conv_matrix", what="the dilated convolution"),
+    rules=[uses("im2col_dilated", "the task says: with your im2col_dilated"), no_loops("one matrix product")],
     reference=_ref_conv,
     cases=lambda rng: [
         Case("one channel, 3x3 kernel, dilation 2", (_ints(rng, 1, 1, 7, 7), _ints(rng, 1, 1, 3, 3)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import convlib.functional as F
+from exercises.rules import library, max_loop_depth
 from exercises.checking import Case, Chapter
 from exercises.mistakes import (Mistake, bias_ignored, kernel_flipped, padding_ignored,
                                 padding_one_side, stride_ignored, stride_not_in_window)
@@ -94,6 +95,8 @@ _DW_MISTAKES = [
 
 q1 = chapter.task(
     "q1", "depthwise convolution, loops over the kernel taps", function="depthwise_conv2d",
+    forbid=library("depthwise_conv2d", "separable_conv2d", "conv2d", what="the depthwise convolution"),
+    rules=[max_loop_depth(2, "loops over the kernel taps (u, v) only, not over pixels")],
     reference=_ref_depthwise, cases=_cases_depthwise, mistakes=_DW_MISTAKES,
     hints=[
         "C = x.shape[1], M = weight.shape[0] // C. Repeat every input channel M times, "
@@ -151,6 +154,8 @@ def _pointwise_transposed(ref, a):
 
 q2 = chapter.task(
     "q2", "depthwise-separable convolution", function="separable_conv2d",
+    forbid=library("separable_conv2d", "pointwise_conv2d", "conv2d", what="the separable convolution")
+    | {"depthwise_conv2d": "use your own depthwise_conv2d from task 1, not the library's"},
     reference=_ref_separable, cases=_cases_separable,
     mistakes=[
         Mistake("pointwise before depthwise", (
@@ -205,6 +210,7 @@ def _cost_variant(**change):
 
 q3 = chapter.task(
     "q3", "the cost: standard against separable", function="separable_cost",
+    forbid=library("count_macs", "count_params", "profile", what="the count"),
     reference=_ref_cost, output_names=("standard_macs", "separable_macs"),
     cases=[
         Case("8 -> 16 channels, 3x3, a 10x10 map", (8, 16, 3, 10, 10)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import convlib.functional as F
+from exercises.rules import library, no_keyword, no_loops
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake, bias_ignored, padding_ignored, stride_ignored
 
@@ -58,6 +59,8 @@ def _no_transpose(ref, a):
 
 q1 = chapter.task(
     "q1", "channel shuffle", function="channel_shuffle", reference=_ref_shuffle,
+    forbid=library("channel_shuffle", "ChannelShuffle", what="the shuffle"),
+    rules=[no_loops("reshape, transpose, reshape and no loops")],
     cases=_cases_shuffle,
     mistakes=[
         Mistake("groups and channels per group swapped", (
@@ -118,6 +121,8 @@ def _outputs_interleaved(ref, a):
 
 q2 = chapter.task(
     "q2", "group convolution from g ordinary convolutions", function="group_conv2d",
+    forbid=library("conv2d_backward", what="the grouping"),
+    rules=[no_keyword("groups", "the task says: call conv2d with its default groups=1, once per group, so that the grouping is yours")],
     reference=_ref_group, cases=_cases_group,
     mistakes=[
         Mistake("input channels split by stride, not in blocks", (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import convlib.functional as F
+from exercises.rules import library, uses
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -74,6 +75,7 @@ _NEAREST = Mistake("rounded to the nearest pixel", (
 
 q1 = chapter.task(
     "q1", "bilinear sampling, zeros outside", function="bilinear_sample",
+    forbid=library("deform_conv2d", "map_coordinates", "grid_sample", "interp2d", what="bilinear sampling"),
     reference=_ref_sample,
     cases=lambda rng: [
         Case("a whole pixel inside", (np.arange(12.0).reshape(3, 4), 1.0, 2.0)),
@@ -118,6 +120,8 @@ def _deform(x, offset, weight, padding=0, swap_yx=False, planar=False, **kw):
 
 q2 = chapter.task(
     "q2", "a one-channel deformable convolution", function="deform_conv2d_single",
+    forbid=library("deform_conv2d", "deform_conv2d_backward", what="the deformable convolution"),
+    rules=[uses("bilinear_sample", "the task says: use your bilinear_sample")],
     reference=_ref_deform,
     cases=lambda rng: [
         Case("zero offsets: an ordinary 3x3 convolution",

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as tF
 
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -71,6 +72,7 @@ def _cases_residual(rng):
 
 q1 = chapter.task(
     "q1", "a residual block's forward pass", function="residual_block",
+    forbid=library("blocks", "BasicBlock", "Residual", what="the block"),
     reference=_ref_residual, cases=_cases_residual,
     mistakes=[
         Mistake("ReLU before the addition", (
@@ -143,6 +145,7 @@ def _cases_inverted(rng):
 
 q2 = chapter.task(
     "q2", "an inverted residual with a linear bottleneck", function="inverted_residual",
+    forbid=library("blocks", "InvertedResidual", what="the block"),
     reference=_ref_inverted, cases=_cases_inverted,
     mistakes=[
         Mistake("activation after the projection", (
@@ -199,6 +202,8 @@ def _macs_variant(**change):
 
 q3 = chapter.task(
     "q3", "the multiply-adds of a bottleneck, by formula", function="bottleneck_macs",
+    forbid=library("Bottleneck", "blocks", "count_macs", "profile", "cost",
+                   what="the count (the task says: do not build the block)"),
     reference=_ref_macs,
     cases=[
         Case("ResNet-50 stage 1: 256 in, 64 planes, 56x56", (256, 64, 56, 56)),

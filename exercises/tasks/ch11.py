@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
 
@@ -33,6 +34,7 @@ def _ref_channels(num_layers, in_channels, growth_rate):
 
 q1 = chapter.task(
     "q1", "the output channels of a dense block", function="dense_block_channels",
+    forbid=library("DenseBlock", "blocks", what="the count"),
     reference=_ref_channels,
     cases=[
         Case("one layer: 16 channels in, growth rate 8", (1, 16, 8)),
@@ -80,6 +82,7 @@ def _params_variant(no_bn=False, same_input=False, inner_from_input=False):
 
 q2 = chapter.task(
     "q2", "the parameters of a dense block", function="dense_block_params",
+    forbid=library("DenseBlock", "blocks", "count_params", "cost", what="the count"),
     reference=_ref_params,
     cases=[
         Case("one layer: 16 in, k = 8, bn_size 4", (1, 16, 8)),
@@ -141,6 +144,7 @@ _3A = (192, 64, 96, 128, 16, 32, 32)
 
 q3 = chapter.task(
     "q3", "the multiply-adds of an Inception module", function="inception_macs",
+    forbid=library("Inception", "blocks", "count_macs", "profile", "cost", what="the count"),
     reference=_ref_inception,
     cases=[
         Case("GoogLeNet's inception 3a at 28x28 (the paper's 5x5)", _3A + (28, 28)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from exercises.rules import library
 from exercises.checking import Case, Chapter
 from exercises.mistakes import AnyOf, Mistake
 
@@ -146,6 +147,7 @@ def _cases_occlusion(rng):
 
 q1 = chapter.task(
     "q1", "occlusion sensitivity of a trained model", function="occlusion_map",
+    forbid=library("occlusion_sensitivity", "interpret", what="the occlusion map"),
     reference=_ref_occlusion, cases=_cases_occlusion, mistakes=_OCCLUSION_MISTAKES, timeout=20,
     hints=[
         "Number of positions per side: H_out = (H - patch) // stride + 1 (and W_out). The baseline "
@@ -228,6 +230,7 @@ def _cases_grid(rng):
 
 q2 = chapter.task(
     "q2", "a first-layer filter grid", function="filter_grid",
+    forbid=library("filter_grid_image", "viz", "make_grid", what="the filter grid"),
     reference=_ref_grid, cases=_cases_grid, mistakes=_GRID_MISTAKES,
     hints=[
         "weight is (O, C, kh, kw). With ncols = min(ncols, O) and rows = ceil(O / ncols) "
