@@ -14,7 +14,7 @@ from convlib.functional import (
     conv_transpose2d_backward,
     im2col,
 )
-from convlib.functional.conv import conv1d
+from convlib.functional import conv1d
 
 pytestmark = pytest.mark.conv
 

@@ -28,7 +28,9 @@ from convlib._validate import (
     nonnegative_pair,
     positive_int,
     positive_pair,
+    torch_sequence,
 )
+from convlib.functional._batch import accepts_unbatched
 from convlib.functional._windows import (
     ConvGeometry,
     add_windows,
@@ -39,7 +41,7 @@ from convlib.functional._windows import (
 )
 from convlib.functional.im2col import columns
 
-__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "conv1d"]
+__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
 IntPair = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int], str]
@@ -146,6 +148,8 @@ def _nonempty_weight(weight: np.ndarray) -> None:
 
 
 def _check_conv(x, weight, stride, padding, dilation, groups):
+    stride, padding, dilation = (torch_sequence(v, name, "conv2d") for v, name in
+                                 ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
     x = as_array(x, "x", 4)
     weight = as_array(weight, "weight", 4, "(Cout, Cin/groups, kh, kw)")
     _nonempty_weight(weight)
@@ -163,6 +167,10 @@ def _check_conv(x, weight, stride, padding, dilation, groups):
 
 def _check_transposed(x, weight, stride, padding, output_padding, groups, dilation):
     """Validate a transposed conv; return it as the conv2d it is the adjoint of."""
+    stride, padding, output_padding, dilation = (
+        torch_sequence(v, name, "conv_transpose2d") for v, name in
+        ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
+         (dilation, "dilation")))
     x = as_array(x, "x", 4)
     weight = as_array(weight, "weight", 4, "(Cin, Cout/groups, kh, kw)")
     _nonempty_weight(weight)
@@ -213,17 +221,20 @@ def _check_grad(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndar
 
 # --- conv2d --------------------------------------------------------------------------------------
 
+@accepts_unbatched(4)
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
            groups: int = 1) -> np.ndarray:
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     ``x: (N, Cin, H, W)``, ``weight: (Cout, Cin/groups, kh, kw)``, ``bias: (Cout,)`` ->
-    ``(N, Cout, Ho, Wo)`` with ``Ho = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``::
+    ``(N, Cout, Ho, Wo)`` with ``Ho = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``; an
+    unbatched ``x (Cin, H, W)`` gives ``(Cout, Ho, Wo)``::
 
         y[n, o, i, j] = bias[o] + sum_{c,a,b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
 
-    ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after).
+    ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after);
+    ``stride``/``padding``/``dilation`` may also be 1-tuples, meaning both axes, as in PyTorch.
     Computed as im2col plus one matrix product (stride 1 with few channels per group: one
     product per kernel tap, summed). float32 in, float32 out.
 
@@ -243,13 +254,15 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     return y
 
 
+@accepts_unbatched(4, arrays=("x", "grad_output"), results=(0,))
 def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
                     groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
 
     ``grad_output: (N, Cout, Ho, Wo)`` (the shape conv2d returned) ->
-    ``grad_input (N, Cin, H, W)``, ``grad_weight (Cout, Cin/groups, kh, kw)``, ``grad_bias (Cout,)``::
+    ``grad_input (N, Cin, H, W)``, ``grad_weight (Cout, Cin/groups, kh, kw)``, ``grad_bias (Cout,)``
+    (unbatched ``x``/``grad_output`` give an unbatched ``grad_input``)::
 
         grad_weight[o, c, a, b] = sum_{n,i,j} grad_output[n, o, i, j] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
         grad_input = col2im(weight.T @ grad_output)   (conv_transpose2d of grad_output, with the
@@ -279,13 +292,15 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
 
 # --- transposed convolution: the adjoint of conv2d -------------------------------------------
 
+@accepts_unbatched(4)
 def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
                      stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
                      groups: int = 1, dilation: IntPair = 1) -> np.ndarray:
     """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
 
     ``x: (N, Cin, H, W)``, ``weight: (Cin, Cout/groups, kh, kw)``, ``bias: (Cout,)`` ->
-    ``(N, Cout, Ho, Wo)`` with ``Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1``.
+    ``(N, Cout, Ho, Wo)`` with ``Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1``
+    (unbatched ``(Cin, H, W)`` -> ``(Cout, Ho, Wo)``).
     It is the adjoint (matrix transpose) of ``conv2d(., weight, stride, padding, dilation,
     groups)``: every input pixel scatters ``x[n, c, i, j] * weight[c, o, a, b]`` onto output
     pixel ``(i*sh + a*dh - ph, j*sw + b*dw - pw)``. ``output_padding`` (< stride or < dilation)
@@ -307,6 +322,7 @@ def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     return y
 
 
+@accepts_unbatched(4, arrays=("x", "grad_output"), results=(0,))
 def conv_transpose2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                               stride: IntPair = 1, padding: IntPair = 0,
                               output_padding: IntPair = 0, groups: int = 1,
@@ -334,26 +350,3 @@ def conv_transpose2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np
     grad_input = _forward(grad_output, weight, geom, g)
     grad_weight = _weight_grad(x, grad_output, geom, g)[0]
     return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
-
-
-# --- conv1d: the H = 1 case -------------------------------------------------------------------
-
-def conv1d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
-           stride: Union[int, Sequence[int]] = 1, padding: Union[int, Sequence[int], str] = 0,
-           dilation: Union[int, Sequence[int]] = 1, groups: int = 1) -> np.ndarray:
-    """1-D convolution, as ``torch.nn.functional.conv1d``: :func:`conv2d` on a height-1 image.
-
-    ``x: (N, Cin, L)``, ``weight: (Cout, Cin/groups, k)`` -> ``(N, Cout, Lo)``::
-
-        y[n, o, i] = bias[o] + sum_{c,a} weight[o, c, a] * xp[n, g*Cg + c, i*s + a*d]
-
-    >>> conv1d(np.array([[[1.0, 2.0, 3.0, 4.0]]]), np.array([[[1.0, -1.0]]]))
-    array([[[-1., -1., -1.]]])
-
-    See: chapter Convolution: from a sliding window to a matrix product.
-    """
-    x = as_array(x, "x", 3)
-    weight = as_array(weight, "weight", 3, "(Cout, Cin/groups, k)")
-    (s,), (d,) = positive_pair(stride, "stride", 1), positive_pair(dilation, "dilation", 1)
-    p = padding if isinstance(padding, str) else (0, nonnegative_pair(padding, "padding", 1)[0])
-    return conv2d(x[:, :, None, :], weight[:, :, None, :], bias, (1, s), p, (1, d), groups)[:, :, 0]
