@@ -52,10 +52,9 @@ def torch_sequence(value: object, name: str, op: str, n: int = 2) -> object:
     """
     if isinstance(value, (tuple, list)):
         if len(value) == 0:
-            raise ValueError(
-                f"{name} must be an int or a tuple of 1 or {n} ints ({op} follows PyTorch, "
-                f"which refuses an empty tuple), got {value!r}"
-            )
+            forms = "a 1-tuple" if n == 1 else f"a tuple of 1 or {n} ints"
+            raise ValueError(f"{name} must be an int or {forms} ({op} follows PyTorch, "
+                             f"which refuses an empty tuple), got {value!r}")
         if len(value) == 1 and n > 1:
             return tuple(value) * n
     return value

@@ -64,7 +64,7 @@ def accepts_unbatched(batched_ndim: int, arrays: Sequence[str] = ("x",),
                 layout = _LAYOUT_NAMES[batched_ndim]
                 raise ValueError(
                     f"{by} must be a {batched_ndim}-D array {layout} or "
-                    f"{batched_ndim - 1}-D without the batch axis ({layout.replace('N, ', '')}), "
+                    f"{batched_ndim - 1}-D without the batch axis {layout.replace('N, ', '')}, "
                     f"got shape {np.shape(given[by])}"
                 )
             if ndim != batched_ndim - 1:
