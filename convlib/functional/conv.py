@@ -30,6 +30,7 @@ from convlib._validate import (
     positive_pair,
     torch_sequence,
 )
+from convlib.functional import _fast
 from convlib.functional._batch import accepts_unbatched
 from convlib.functional._windows import (
     ConvGeometry,
@@ -58,14 +59,25 @@ def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
 def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
     """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
-    The columns are laid out image by image (unlike :func:`columns`), so the product comes out
-    already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With stride 1
-    and few channels per group (grouped, depthwise-like) copying the columns costs more than the
-    product itself, so that case goes to :func:`_forward_taps` instead.
+    Which way the same sums are computed depends on the shapes (see :mod:`._fast`): stride 1
+    builds the columns from contiguous slices of the flattened image; a larger stride becomes a
+    stride-1 problem on the image's phases where that pays (e.g. a 7x7 stride-2 stem); one
+    input channel per group (depthwise) sums one product per kernel tap, block by block; few
+    channels per group (grouped) sums one small matrix product per tap (:func:`_forward_taps`).
+    Anything else: a copy of every window (im2col), then one product.
     """
     n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
-    if geom.stride == (1, 1) and max(cg, cout // groups) <= 32:
+    if geom.stride != (1, 1):
+        phased = _fast.polyphase(x, weight, geom)
+        if phased is not None:
+            y = _forward(phased[0], phased[1], phased[2], groups)
+            return y if y.shape[2:] == (ho, wo) else np.ascontiguousarray(y[..., :ho, :wo])
+    elif cg == 1 and cout // groups <= 4:
+        return _fast.forward_depthwise(x, weight, geom)
+    elif groups > 1 and max(cg, cout // groups) <= 32:
         return _forward_taps(x, weight, geom, groups)
+    else:
+        return _fast.forward_flat(x, weight, geom, groups)
     xp = pad_nchw(x, geom.pads)
     view = windows(xp, geom.kernel, geom.stride, geom.dilation, geom.out_hw)
     cols = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # (N, Cin, kh, kw, Ho, Wo)
@@ -114,6 +126,10 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
     """
     n, cout = grad_y.shape[:2]
     cg, kh, kw = weight.shape[1:]
+    if geom.stride == (1, 1):
+        flipped = _flipped_conv(weight, geom, in_hw, groups)
+        if flipped is not None:
+            return _forward(grad_y, *flipped, groups)
     w = weight.reshape(groups, cout // groups, -1)
     grad_cols = np.matmul(w.transpose(0, 2, 1), _rows(grad_y, groups), out=buffer)  # (G, K, N*L)
     six = grad_cols.reshape(cg * groups, kh, kw, n, *geom.out_hw).transpose(3, 0, 4, 5, 1, 2)
@@ -123,6 +139,28 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
                                           geom.pads))
 
 
+def _flipped_conv(weight: np.ndarray, geom: ConvGeometry, in_hw: tuple[int, int],
+                  groups: int) -> Optional[tuple[np.ndarray, ConvGeometry]]:
+    """A stride-1 transposed convolution as a plain one: ``(weight', geom')``, or None.
+
+    ``grad_x = conv2d(grad_y padded by d*(k-1) - p, weight')`` with ``weight'[g*Cg + c, o]`` the
+    kernel ``weight[g*Cout_g + o, c]`` turned by 180 degrees. None when that would need negative
+    padding (``p > d*(k-1)``).
+    """
+    cout, cg, kh, kw = weight.shape
+    (dh, dw), (top, bottom, left, right) = geom.dilation, geom.pads
+    fh, fw = dh * (kh - 1), dw * (kw - 1)
+    (ho, wo), (h, w) = geom.out_hw, in_hw
+    # top/left: the flipped kernel's reach minus the padding; bottom/right: whatever makes the
+    # output (h, w) (it differs from fh - bottom when the conv dropped rows: output_padding)
+    pads = (fh - top, h + top - ho, fw - left, w + left - wo)
+    if min(pads) < 0:
+        return None
+    w = weight.reshape(groups, cout // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    w = np.ascontiguousarray(w).reshape(groups * cg, cout // groups, kh, kw)
+    return w, ConvGeometry((kh, kw), (1, 1), pads, (dh, dw), tuple(in_hw))
+
+
 def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
                  groups: int) -> tuple[np.ndarray, np.ndarray]:
     """``grad_weight = grad_y @ columns(x).T`` per group: ``(G, Cout/G, N*L) @ (G, N*L, K)``.
@@ -130,6 +168,8 @@ def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
     Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer.
     """
     cout, cin = grad_y.shape[1], x.shape[1]
+    if geom.stride == (1, 1) and cin == groups and cout // groups <= 4:
+        return _fast.weight_grad_depthwise(grad_y, x, geom), None
     cols = columns(x, geom, groups)
     gw = np.matmul(_rows(grad_y, groups), cols.transpose(0, 2, 1))
     return gw.reshape(cout, cin // groups, *geom.kernel), cols
@@ -285,7 +325,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     grad_output = _check_grad(grad_output, (x.shape[0], weight.shape[0]) + geom.out_hw, x.dtype)
     grad_weight, cols = _weight_grad(grad_output, x, geom, g)
     # cols is read-only when im2col needed no copy (a view of x): then it cannot be the buffer.
-    buffer = cols if cols.flags.writeable else None
+    buffer = cols if cols is not None and cols.flags.writeable else None
     grad_input = _input_grad(grad_output, weight, x.shape[2:], geom, g, buffer=buffer)
     return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
 
