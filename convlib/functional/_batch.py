@@ -42,7 +42,8 @@ def accepts_unbatched(batched_ndim: int, arrays: Sequence[str] = ("x",),
     (e.g. ``input_shape``) that get a leading 1 when their length is ``batched_ndim - 1``.
     ``results``: indices of the returned tuple's entries that lose the batch axis (``None``:
     the result is one array, or a tuple whose entries all lose it). ``by``: the argument that
-    decides instead of ``arrays[0]`` (a shape argument decides by its length).
+    decides instead of ``arrays[0]`` (a shape argument decides by its length, unless
+    ``arrays[0]`` already has the batched rank).
     """
     by = by or arrays[0]
 
@@ -53,9 +54,11 @@ def accepts_unbatched(batched_ndim: int, arrays: Sequence[str] = ("x",),
         def run(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
             given = bound.arguments
-            if by in shapes:
+            if by in shapes:  # a shape of b-1 entries, and no b-D array beside it
                 shape = given.get(by)
                 ndim = len(shape) if isinstance(shape, (tuple, list, np.ndarray)) else None
+                if (_ndim(given.get(arrays[0])) or 0) >= batched_ndim:
+                    ndim = batched_ndim
             else:
                 ndim = _ndim(given.get(by))
             if by not in shapes and ndim is not None and ndim not in (batched_ndim,
