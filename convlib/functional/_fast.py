@@ -8,10 +8,9 @@ Three ideas, each exact (same sums, only another order of memory accesses):
   ``kh*kw`` block copies (fast, like memcpy) instead of a 6-D strided gather, and one matrix
   product follows. The product is computed on the padded width ``(Ho, Wp)``; the ``Wp - Wo``
   columns that wrap onto the next row are dropped at the end.
-- **Polyphase** (stride ``s > 1``). Splitting the padded input into its ``s*s`` phases
-  ``x[..., p::s, q::s]`` (as extra channels) turns a stride-``s`` convolution with a ``k x k``
-  kernel into a stride-1 one with a ``ceil(k/s)`` kernel (zeros where ``a*s + p >= k``):
-  ``y[i] = sum_a w[a] x[i*s + a] = sum_{a', p} w[a'*s + p] x_p[i + a']``.
+- **Phases** (stride ``s > 1``). Split the padded input into its ``s*s`` phases
+  ``x[..., p::s, q::s]``: tap ``a`` of output ``i`` reads ``x[i*s + a] = x_{a % s}[i + a // s]``,
+  so every tap is again one contiguous slice, of one phase.
 - **Depthwise by taps, in cache-sized blocks** (one input channel per group): the output is
   ``sum_{a,b} w[a, b] * (x shifted by a, b)``; all ``kh*kw`` shifted products of a block of
   image planes are formed at once (a strided view, no copy) and summed. The loop runs over
@@ -40,7 +39,7 @@ def flat_image(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
 
 
 def tap_starts(geom: ConvGeometry, wp: int) -> list[int]:
-    """Where tap ``(a, b)`` starts in a flattened padded plane, taps in row-major order."""
+    """Where tap ``(a, b)`` starts in a flattened padded plane (stride 1), taps row-major."""
     (kh, kw), (dh, dw) = geom.kernel, geom.dilation
     return [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
 
@@ -51,55 +50,71 @@ def crop_width(y: np.ndarray, ho: int, wp: int, wo: int) -> np.ndarray:
     return y if wp == wo else np.ascontiguousarray(y[..., :wo])
 
 
+def flat_columns(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
+    """The column matrix ``(N, C, kh*kw, Ho*Wq)`` built from contiguous slices, and ``Wq``.
+
+    Stride 1: slices of the flattened padded image (width ``Wq = Wp``). Stride ``s``: the
+    padded image is first split into its ``s*s`` phases ``xp[..., p::s, q::s]`` (each
+    ``Hq x Wq``, flattened); tap ``(a, b)`` of output ``(i, j)`` reads padded pixel
+    ``(i*s + a*d, j*s + b*d)``, which is pixel ``(i + a*d // s, j + b*d // s)`` of phase
+    ``(a*d % s, b*d % s)``: again one contiguous slice per tap.
+    """
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geom.kernel, geom.stride, geom.dilation, geom.out_hw
+    if (sh, sw) == (1, 1):
+        flat, wq = flat_image(x, geom)
+        starts = [(0, 0, s) for s in tap_starts(geom, wq)]
+        flat = flat[:, :, None, None]
+    else:
+        top, left = geom.pads[0], geom.pads[2]
+        hq = ho + (kh - 1) * dh // sh + 1  # + 1: the zero row that keeps slices in bounds
+        wq = wo + (kw - 1) * dw // sw
+        full = np.zeros((n, c, hq * sh, wq * sw), x.dtype)
+        rows, cols = min(x.shape[2], hq * sh - top), min(x.shape[3], wq * sw - left)
+        full[:, :, top:top + rows, left:left + cols] = x[:, :, :rows, :cols]
+        phases = full.reshape(n, c, hq, sh, wq, sw).transpose(0, 1, 3, 5, 2, 4)
+        flat = np.ascontiguousarray(phases).reshape(n, c, sh, sw, hq * wq)
+        starts = [(a * dh % sh, b * dw % sw, a * dh // sh * wq + b * dw // sw)
+                  for a in range(kh) for b in range(kw)]
+    length = ho * wq
+    out = np.empty((n, c, kh * kw, length), x.dtype)
+    for t, (p, q, start) in enumerate(starts):
+        out[:, :, t] = flat[:, :, p, q, start:start + length]
+    return out, wq
+
+
 def forward_flat(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
                  groups: int) -> np.ndarray:
-    """Stride-1 convolution: flat columns ``(N, G, Cg*kh*kw, Ho*Wp)``, then one product."""
-    n, cin = x.shape[:2]
+    """Any convolution: flat columns ``(N, G, Cg*kh*kw, Ho*Wq)``, then one matrix product."""
+    n = x.shape[0]
     cout, cg, kh, kw = weight.shape
     ho, wo = geom.out_hw
     w = weight.reshape(groups, cout // groups, cg * kh * kw)
-    if (kh, kw) == (1, 1) and not any(geom.pads) and x.shape[2:] == (ho, wo):  # x itself: no copy
-        cols = x.reshape(n, groups, cg, ho * wo)
-        return np.matmul(w, cols).reshape(n, cout, ho, wo)
-    flat, wp = flat_image(x, geom)
-    length = ho * wp
-    cols = np.empty((n, cin, kh * kw, length), x.dtype)
-    for t, start in enumerate(tap_starts(geom, wp)):
-        cols[:, :, t] = flat[:, :, start:start + length]
-    del flat
-    y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, length))  # (N, G, Cout/G, Ho*Wp)
-    return crop_width(y.reshape(n, cout, length), ho, wp, wo)
+    if (kh, kw) == (1, 1) and geom.stride == (1, 1) and not any(geom.pads) \
+            and x.shape[2:] == (ho, wo):  # a 1x1 kernel reads x itself: no copy
+        return np.matmul(w, x.reshape(n, groups, cg, ho * wo)).reshape(n, cout, ho, wo)
+    cols, wq = flat_columns(x, geom)
+    length = ho * wq
+    y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, length))  # (N, G, Cout/G, Ho*Wq)
+    return crop_width(y.reshape(n, cout, length), ho, wq, wo)
 
 
-def polyphase(x: np.ndarray, weight: np.ndarray,
-              geom: ConvGeometry) -> Optional[tuple[np.ndarray, np.ndarray, ConvGeometry]]:
-    """The stride-1 problem ``(x', weight', geom')`` equal to a strided one, or None.
-
-    None where it would not pay: dilation > 1, or a kernel that the phases pad with many zeros
-    (``(s*ceil(k/s))**2 / k**2`` more multiply-adds; allowed up to 1.35, e.g. 7x7 stride 2).
-    The result of the stride-1 problem must be cropped to ``geom.out_hw``.
-    """
-    (kh, kw), (sh, sw), (ho, wo) = geom.kernel, geom.stride, geom.out_hw
-    if geom.dilation != (1, 1):
-        return None
-    kh2, kw2 = -(-kh // sh), -(-kw // sw)
-    if (kh2 * sh * kw2 * sw) / (kh * kw) > 1.35:
-        return None
-    n, c, h, w = x.shape
-    top, bottom, left, right = geom.pads
-    hq, wq = ho + kh2 - 1, wo + kw2 - 1  # phase size the stride-1 conv needs
-    full = np.zeros((n, c, hq * sh, wq * sw), x.dtype)
-    rows, cols = min(h, hq * sh - top), min(w, wq * sw - left)
-    full[:, :, top:top + rows, left:left + cols] = x[:, :, :rows, :cols]
-    # phase (p, q) of channel c becomes channel (c*sh + p)*sw + q
-    phased = full.reshape(n, c, hq, sh, wq, sw).transpose(0, 1, 3, 5, 2, 4)
-    phased = np.ascontiguousarray(phased).reshape(n, c * sh * sw, hq, wq)
-    cout, cg = weight.shape[:2]
-    wpad = np.zeros((cout, cg, kh2 * sh, kw2 * sw), weight.dtype)
-    wpad[:, :, :kh, :kw] = weight
-    w2 = wpad.reshape(cout, cg, kh2, sh, kw2, sw).transpose(0, 1, 3, 5, 2, 4)
-    w2 = np.ascontiguousarray(w2).reshape(cout, cg * sh * sw, kh2, kw2)
-    return phased, w2, ConvGeometry((kh2, kw2), (1, 1), (0, 0, 0, 0), (1, 1), (ho, wo))
+def weight_grad_flat(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
+                     groups: int) -> np.ndarray:
+    """``grad_weight = sum_n grad_y[n] @ columns(x[n]).T`` per group, with the flat columns
+    (``grad_y`` widened to ``Wq`` with zeros, so the wrapped columns contribute nothing)."""
+    n, cout, ho, wo = grad_y.shape
+    cin = x.shape[1]
+    kh, kw = geom.kernel
+    cols, wq = flat_columns(x, geom)
+    gy = grad_y
+    if wq != wo:
+        gy = np.zeros((n, cout, ho, wq), grad_y.dtype)
+        gy[..., :wo] = grad_y
+    gy = gy.reshape(n, groups, cout // groups, ho * wq)
+    cols = cols.reshape(n, groups, cin // groups * kh * kw, ho * wq)
+    gw = np.matmul(gy, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, Cout/G, Cg*kh*kw)
+    return gw.reshape(cout, cin // groups, kh, kw)
 
 
 def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:

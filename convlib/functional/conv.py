@@ -38,7 +38,6 @@ from convlib.functional._windows import (
     conv_geometry,
     crop_nchw,
     pad_nchw,
-    windows,
 )
 from convlib.functional.im2col import columns
 
@@ -59,32 +58,18 @@ def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
 def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
     """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
-    Which way the same sums are computed depends on the shapes (see :mod:`._fast`): stride 1
-    builds the columns from contiguous slices of the flattened image; a larger stride becomes a
-    stride-1 problem on the image's phases where that pays (e.g. a 7x7 stride-2 stem); one
-    input channel per group (depthwise) sums one product per kernel tap, block by block; few
-    channels per group (grouped) sums one small matrix product per tap (:func:`_forward_taps`).
-    Anything else: a copy of every window (im2col), then one product.
+    Which way the same sums are computed depends on the shapes (see ``_fast``): the columns
+    are built from contiguous slices of the flattened image (of its phases, for a stride > 1),
+    then one product; with stride 1, one input channel per group (depthwise) sums one product
+    per kernel tap, block by block, and few channels per group (grouped) one small matrix
+    product per tap (:func:`_forward_taps`).
     """
-    n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
-    if geom.stride != (1, 1):
-        phased = _fast.polyphase(x, weight, geom)
-        if phased is not None:
-            y = _forward(phased[0], phased[1], phased[2], groups)
-            return y if y.shape[2:] == (ho, wo) else np.ascontiguousarray(y[..., :ho, :wo])
-    elif cg == 1 and cout // groups <= 4:
+    cout, cg = weight.shape[:2]
+    if geom.stride == (1, 1) and cg == 1 and cout // groups <= 4:
         return _fast.forward_depthwise(x, weight, geom)
-    elif groups > 1 and max(cg, cout // groups) <= 32:
+    if geom.stride == (1, 1) and groups > 1 and max(cg, cout // groups) <= 32:
         return _forward_taps(x, weight, geom, groups)
-    else:
-        return _fast.forward_flat(x, weight, geom, groups)
-    xp = pad_nchw(x, geom.pads)
-    view = windows(xp, geom.kernel, geom.stride, geom.dilation, geom.out_hw)
-    cols = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # (N, Cin, kh, kw, Ho, Wo)
-    del xp, view  # free the padded copy before the product allocates y
-    w = weight.reshape(groups, cout // groups, cg * kh * kw)
-    y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, ho * wo))  # (N, G, Cout/G, Ho*Wo)
-    return y.reshape(n, cout, ho, wo)
+    return _fast.forward_flat(x, weight, geom, groups)
 
 
 def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
@@ -170,6 +155,8 @@ def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
     cout, cin = grad_y.shape[1], x.shape[1]
     if geom.stride == (1, 1) and cin == groups and cout // groups <= 4:
         return _fast.weight_grad_depthwise(grad_y, x, geom), None
+    if groups == 1 or cin // groups * cout // groups > 64:
+        return _fast.weight_grad_flat(grad_y, x, geom, groups), None
     cols = columns(x, geom, groups)
     gw = np.matmul(_rows(grad_y, groups), cols.transpose(0, 2, 1))
     return gw.reshape(cout, cin // groups, *geom.kernel), cols
