@@ -38,6 +38,7 @@ from convlib.functional._windows import (
     conv_geometry,
     crop_nchw,
     pad_nchw,
+    windows,
 )
 from convlib.functional.im2col import columns
 
@@ -58,18 +59,29 @@ def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
 def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
     """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
-    Which way the same sums are computed depends on the shapes (see ``_fast``): the columns
-    are built from contiguous slices of the flattened image (of its phases, for a stride > 1),
-    then one product; with stride 1, one input channel per group (depthwise) sums one product
-    per kernel tap, block by block, and few channels per group (grouped) one small matrix
-    product per tap (:func:`_forward_taps`).
+    The columns are laid out image by image (unlike :func:`columns`), so the product comes out
+    already as ``(N, Cout, Ho, Wo)``. With stride 1 and few channels per group, copying the
+    columns costs more than the product itself: one input channel per group (depthwise) sums
+    one product per kernel tap, in cache-sized blocks (``_fast.forward_depthwise``); a few
+    (grouped) sums one small matrix product per tap (:func:`_forward_taps`).
     """
-    cout, cg = weight.shape[:2]
-    if geom.stride == (1, 1) and cg == 1 and cout // groups <= 4:
+    n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
+    if _depthwise(weight, geom, groups):
         return _fast.forward_depthwise(x, weight, geom)
     if geom.stride == (1, 1) and groups > 1 and max(cg, cout // groups) <= 32:
         return _forward_taps(x, weight, geom, groups)
-    return _fast.forward_flat(x, weight, geom, groups)
+    xp = pad_nchw(x, geom.pads)
+    view = windows(xp, geom.kernel, geom.stride, geom.dilation, geom.out_hw)
+    cols = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # (N, Cin, kh, kw, Ho, Wo)
+    del xp, view  # free the padded copy before the product allocates y
+    w = weight.reshape(groups, cout // groups, cg * kh * kw)
+    y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, ho * wo))  # (N, G, Cout/G, Ho*Wo)
+    return y.reshape(n, cout, ho, wo)
+
+
+def _depthwise(weight: np.ndarray, geom: ConvGeometry, groups: int) -> bool:
+    """Stride 1, one input channel per group and at most 4 outputs each: summed tap by tap."""
+    return geom.stride == (1, 1) and weight.shape[1] == 1 and weight.shape[0] // groups <= 4
 
 
 def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
@@ -111,7 +123,7 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
     """
     n, cout = grad_y.shape[:2]
     cg, kh, kw = weight.shape[1:]
-    if geom.stride == (1, 1):
+    if _depthwise(weight, geom, groups):  # then the flipped conv is depthwise/grouped too
         flipped = _flipped_conv(weight, geom, in_hw, groups)
         if flipped is not None:
             return _forward(grad_y, *flipped, groups)
@@ -153,10 +165,8 @@ def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
     Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer.
     """
     cout, cin = grad_y.shape[1], x.shape[1]
-    if geom.stride == (1, 1) and cin == groups and cout // groups <= 4:
+    if cin == groups and geom.stride == (1, 1) and cout // groups <= 4:
         return _fast.weight_grad_depthwise(grad_y, x, geom), None
-    if groups == 1 or cin // groups * cout // groups > 64:
-        return _fast.weight_grad_flat(grad_y, x, geom, groups), None
     cols = columns(x, geom, groups)
     gw = np.matmul(_rows(grad_y, groups), cols.transpose(0, 2, 1))
     return gw.reshape(cout, cin // groups, *geom.kernel), cols
