@@ -60,10 +60,11 @@ def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int)
     """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
     The columns are laid out image by image (unlike :func:`columns`), so the product comes out
-    already as ``(N, Cout, Ho, Wo)``. With stride 1 and few channels per group, copying the
-    columns costs more than the product itself: one input channel per group (depthwise) sums
-    one product per kernel tap, in cache-sized blocks (``_fast.forward_depthwise``); a few
-    (grouped) sums one small matrix product per tap (:func:`_forward_taps`).
+    already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With
+    stride 1 and few channels per group (groups > 1), copying the columns costs more than the
+    product itself: one input channel per group (depthwise) sums one product per kernel tap,
+    in cache-sized blocks (``_fast.forward_depthwise``); a few channels per group sum one small
+    matrix product per tap (:func:`_forward_taps`).
     """
     n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
     if _depthwise(weight, geom, groups):
@@ -159,10 +160,11 @@ def _flipped_conv(weight: np.ndarray, geom: ConvGeometry, in_hw: tuple[int, int]
 
 
 def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
-                 groups: int) -> tuple[np.ndarray, np.ndarray]:
+                 groups: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """``grad_weight = grad_y @ columns(x).T`` per group: ``(G, Cout/G, N*L) @ (G, N*L, K)``.
 
-    Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer.
+    Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer
+    (None for a stride-1 depthwise convolution: its gradient is a dot product per tap instead).
     """
     cout, cin = grad_y.shape[1], x.shape[1]
     if cin == groups and geom.stride == (1, 1) and cout // groups <= 4:
