@@ -6,7 +6,7 @@ Depthwise convolution (one input channel per group), stride 1, computed tap by t
   output pixel ``(i, j)`` reads index ``(i*Wp + j) + (a*dh*Wp + b*dw)``: for every output pixel
   at once, one *contiguous* slice, so every shifted copy of the image is a view. The sums are
   computed on the padded width ``(Ho, Wp)``; the ``Wp - Wo`` columns that wrap onto the next
-  row are dropped at the end.
+  row are dropped when the taps are summed.
 - **Cache-sized blocks.** ``y = sum_{a,b} w[a, b] * (x shifted by a, b)``: all ``kh*kw``
   products of a block of image planes are formed at once and summed. The loop runs over blocks
   of about ``_BLOCK_BYTES`` of (image, channel) planes so that the products stay in the CPU
@@ -20,29 +20,26 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from convlib.functional._windows import ConvGeometry, pad_nchw
+from convlib.functional._windows import ConvGeometry
 
 _BLOCK_BYTES = 1 << 19  # products of one block of planes: about half a typical L2 cache
 
 
 def flat_image(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
     """``x`` padded (plus one zero row at the bottom, which keeps every tap slice in bounds),
-    flattened per plane: ``(N, C, (Hp + 1)*Wp)``, and ``Wp``."""
+    flattened per plane: a new ``(N, C, (Hp + 1)*Wp)`` array, and ``Wp``."""
+    n, c, h, w = x.shape
     top, bottom, left, right = geom.pads
-    xp = pad_nchw(x, (top, bottom + 1, left, right))
-    return xp.reshape(xp.shape[0], xp.shape[1], xp.shape[2] * xp.shape[3]), xp.shape[3]
+    wp = w + left + right
+    xp = np.zeros((n, c, h + top + bottom + 1, wp), x.dtype)
+    xp[:, :, top:top + h, left:left + w] = x
+    return xp.reshape(n, c, xp.shape[2] * wp), wp
 
 
 def tap_starts(geom: ConvGeometry, wp: int) -> list[int]:
     """Where tap ``(a, b)`` starts in a flattened padded plane (stride 1), taps row-major."""
     (kh, kw), (dh, dw) = geom.kernel, geom.dilation
     return [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
-
-
-def crop_width(y: np.ndarray, ho: int, wp: int, wo: int) -> np.ndarray:
-    """``(N, C, Ho*Wp)`` computed on the padded width -> contiguous ``(N, C, Ho, Wo)``."""
-    y = y.reshape(y.shape[0], y.shape[1], ho, wp)
-    return y if wp == wo else np.ascontiguousarray(y[..., :wo])
 
 
 def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
@@ -55,7 +52,7 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
     m = cout // c
     (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
     flat, wp = flat_image(x, geom)
-    planes = np.ascontiguousarray(flat).reshape(n * c, flat.shape[2])
+    planes = flat.reshape(n * c, flat.shape[2])
     length = ho * wp
     step, item = planes.strides[0], planes.itemsize
     # taps[p, a, b, l] = planes[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
@@ -63,15 +60,16 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
                       writeable=False)
     w = np.broadcast_to(weight.reshape(1, c, m, kh, kw, 1), (n, c, m, kh, kw, 1))
     w = w.reshape(n * c, m, kh, kw, 1)
-    y = np.empty((n * c, m, length), x.dtype)
+    y = np.empty((n * c, m, ho, wo), x.dtype)
     block = max(1, _BLOCK_BYTES // (m * kh * kw * length * item))
     products = np.empty((min(block, n * c), m, kh, kw, length), x.dtype)
     for p in range(0, n * c, block):  # blocks of planes, sized for the cache
         q = min(p + block, n * c)
         prod = products[:q - p]
         np.multiply(w[p:q], taps[p:q, None], out=prod)
-        prod.sum(axis=(2, 3), out=y[p:q])
-    return crop_width(y.reshape(n, cout, length), ho, wp, wo)
+        # sum the taps, dropping the wrapped columns on the way
+        prod.reshape(q - p, m, kh, kw, ho, wp)[..., :wo].sum(axis=(2, 3), out=y[p:q])
+    return y.reshape(n, cout, ho, wo)
 
 
 def weight_grad_depthwise(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
