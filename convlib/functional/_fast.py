@@ -6,7 +6,7 @@ Depthwise convolution (one input channel per group), stride 1, computed tap by t
   output pixel ``(i, j)`` reads index ``(i*Wp + j) + (a*dh*Wp + b*dw)``: for every output pixel
   at once, one *contiguous* slice, so every shifted copy of the image is a view. The sums are
   computed on the padded width ``(Ho, Wp)``; the ``Wp - Wo`` columns that wrap onto the next
-  row are dropped when the taps are summed.
+  row are dropped block by block, once the taps are summed.
 - **Cache-sized blocks.** ``y = sum_{a,b} w[a, b] * (x shifted by a, b)``: all ``kh*kw``
   products of a block of image planes are formed at once and summed. The loop runs over blocks
   of about ``_BLOCK_BYTES`` of (image, channel) planes so that the products stay in the CPU
@@ -55,20 +55,20 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
     planes = flat.reshape(n * c, flat.shape[2])
     length = ho * wp
     step, item = planes.strides[0], planes.itemsize
-    # taps[p, a, b, l] = planes[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
-    taps = as_strided(planes, (n * c, kh, kw, length), (step, dh * wp * item, dw * item, item),
-                      writeable=False)
+    # taps[p, 0, a, b, l] = planes[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
+    taps = as_strided(planes, (n * c, 1, kh, kw, length),
+                      (step, 0, dh * wp * item, dw * item, item), writeable=False)
     w = np.broadcast_to(weight.reshape(1, c, m, kh, kw, 1), (n, c, m, kh, kw, 1))
     w = w.reshape(n * c, m, kh, kw, 1)
     y = np.empty((n * c, m, ho, wo), x.dtype)
     block = max(1, _BLOCK_BYTES // (m * kh * kw * length * item))
     products = np.empty((min(block, n * c), m, kh, kw, length), x.dtype)
+    sums = np.empty((min(block, n * c), m, length), x.dtype)
     for p in range(0, n * c, block):  # blocks of planes, sized for the cache
         q = min(p + block, n * c)
-        prod = products[:q - p]
-        np.multiply(w[p:q], taps[p:q, None], out=prod)
-        # sum the taps, dropping the wrapped columns on the way
-        prod.reshape(q - p, m, kh, kw, ho, wp)[..., :wo].sum(axis=(2, 3), out=y[p:q])
+        np.multiply(w[p:q], taps[p:q], out=products[:q - p])
+        np.add.reduce(products[:q - p], axis=(2, 3), out=sums[:q - p])  # long, contiguous rows
+        y[p:q] = sums[:q - p].reshape(q - p, m, ho, wp)[..., :wo]  # drop the wrapped columns
     return y.reshape(n, cout, ho, wo)
 
 
