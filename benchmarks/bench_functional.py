@@ -3,11 +3,16 @@
     python benchmarks/bench_functional.py            # all cases
     python benchmarks/bench_functional.py --quick    # the required case only, fewer repeats
     python benchmarks/bench_functional.py --threads 1  # both libraries on one thread
+    python benchmarks/bench_functional.py --threads 1 --cpu-time  # busy machine: CPU seconds
 
 For each case: the best of R interleaved runs of convlib and of torch (numpy and torch take
 turns, so background load hits both alike), their ratio, and the peak memory the numpy path
 allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
 threads as numpy's BLAS. Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
+With ``--cpu-time`` each run is timed by the CPU time of this process instead of the wall
+clock: on a machine shared with other work, time spent waiting for a core is not counted, so
+the ratios stay meaningful under load (use it with ``--threads 1``: with more threads, idle
+BLAS threads that spin would be counted).
 Not a test: speed is measured here, never asserted.
 """
 
@@ -50,16 +55,19 @@ def numpy_blas_threads() -> int:
     return len(os.sched_getaffinity(0))
 
 
+CLOCK = time.perf_counter
+
+
 def best_of(fns: list, repeats: int) -> list[float]:
-    """Best wall time of each function, running them in turn ``repeats`` times (after a warm-up)."""
+    """Best time of each function, running them in turn ``repeats`` times (after a warm-up)."""
     for f in fns:
         f()
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for k, f in enumerate(fns):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             f()
-            best[k] = min(best[k], time.perf_counter() - t0)
+            best[k] = min(best[k], CLOCK() - t0)
     return best
 
 
@@ -83,17 +91,39 @@ def conv_cases(quick: bool):
             ("stem 7x7/2", 4, 3, 64, 224, 7, 2, 3, 1),
             ("1x1 bottleneck", 8, 256, 64, 56, 1, 1, 0, 1),
             ("grouped g=32", 8, 128, 128, 28, 3, 1, 1, 32),
+            # the 3-channel cases a learner starts with (RGB), and a depthwise 3x3
+            ("RGB 3x3", 16, 3, 32, 64, 3, 1, 1, 1),
+            ("depthwise 3x3", 8, 128, 128, 56, 3, 1, 1, 128),
         ]
     return cases
+
+
+def blas_report() -> str:
+    """Which BLAS numpy runs (threadpoolctl), e.g. ``openblas 0.3.31 SkylakeX, 2 threads``."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: unknown (pip install threadpoolctl to see it)"
+    libs = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}, "
+            f"{i.get('num_threads')} threads ({os.path.basename(i.get('filepath', ''))})"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    core = {v: os.environ[v] for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+    return "numpy BLAS: " + ("; ".join(libs) or "none found") + (f"; env {core}" if core else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the required case only")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--only", default=None, help="only the cases whose label contains this")
     parser.add_argument("--threads", type=int, default=None,
                         help="set numpy's BLAS and torch to this many threads (default: numpy's)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by this process's CPU time (a busy machine; use --threads 1)")
     args = parser.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
     repeats = args.repeats or (3 if args.quick else 7)
 
     if args.threads is not None:
@@ -105,7 +135,9 @@ def main() -> None:
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
-          f"{threads} threads each; best of {repeats} interleaved runs")
+          f"{threads} threads each; best of {repeats} interleaved runs"
+          + (" (CPU time)" if args.cpu_time else " (wall clock)"))
+    print(blas_report())
     load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
     print(f"load average {load:.1f} on {cores} cores"
           + (" -- machine busy: multi-threaded BLAS suffers most, ratios are unreliable "
@@ -122,6 +154,8 @@ def main() -> None:
               f"{'<=' + str(target):>6} {verdict:<4}{mb:>11.1f}")
 
     for label, n, cin, cout, hw, k, s, p, g in conv_cases(args.quick):
+        if args.only and args.only not in label:
+            continue
         x = rng.standard_normal((n, cin, hw, hw), dtype=np.float32)
         w = rng.standard_normal((cout, cin // g, k, k), dtype=np.float32) * 0.05
         b = np.zeros(cout, np.float32)
@@ -146,6 +180,8 @@ def main() -> None:
     if not args.quick:
         pool_cases.append(("2x2/2", 8, 64, 56, 2, 2, 0))
     for label, n, c, hw, k, s, p in pool_cases:
+        if args.only and args.only not in label:
+            continue
         x = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
         case = f"{label}: N={n} C={c} {hw}x{hw} k{k} s{s} p{p}"
         try:

@@ -23,6 +23,7 @@ __all__ = [
     "as_array",
     "check_groups",
     "one_of",
+    "torch_sequence",
 ]
 
 
@@ -39,6 +40,24 @@ def as_pair(value: IntPair, name: str, n: int = 2) -> tuple[int, ...]:
     raise TypeError(
         f"{name} must be an int or a tuple of {n} ints, got {value!r}"
     )
+
+
+def torch_sequence(value: object, name: str, op: str, n: int = 2) -> object:
+    """PyTorch's spelling of an ``n``-D argument: a 1-tuple ``(v,)`` means ``v`` on every axis.
+
+    ``torch.nn.functional.conv2d`` and ``max_pool2d`` take ``stride=(2,)`` as ``stride=2`` and
+    refuse ``stride=()``. Returns ``value`` with a 1-sequence widened to ``n`` entries (anything
+    else unchanged, for the usual checks to judge); an empty sequence raises ValueError naming
+    PyTorch's rule for ``op``.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) == 0:
+            forms = "a 1-tuple" if n == 1 else f"a tuple of 1 or {n} ints"
+            raise ValueError(f"{name} must be an int or {forms} ({op} follows PyTorch, "
+                             f"which refuses an empty tuple), got {value!r}")
+        if len(value) == 1 and n > 1:
+            return tuple(value) * n
+    return value
 
 
 def positive_pair(value: IntPair, name: str, n: int = 2) -> tuple[int, ...]:

@@ -8,7 +8,10 @@ loop over the layers with one rule changed — what happens at a ReLU on the way
 - ``"deconvnet"`` (Zeiler & Fergus 2014): pass the signal where the *signal itself* is > 0;
 - ``"guided"``    (Springenberg et al. 2015): both conditions.
 
-Max-pooling goes back through its switches (the argmax ``indices`` of ``max_pool2d``),
+Max-pooling goes back through its switches (the argmax ``indices`` of ``max_pool2d``): the
+deconvnet unpools (``max_unpool2d``, each value written back at its switch, as Zeiler & Fergus),
+the two gradient rules route the gradient there (``max_pool2d_backward``, which adds up where
+overlapping windows share a maximum; for non-overlapping pools the two are the same),
 convolution through its transpose (``conv_transpose2d`` with the same filters), BatchNorm in
 eval mode through its per-channel scale. See: chapter "Seeing inside a CNN".
 """
@@ -91,6 +94,21 @@ def _conv_back(r: np.ndarray, mod: nn.Conv2d, in_shape: tuple[int, ...]) -> np.n
     return grad_input  # = conv_transpose2d(r, w) cropped to the input's size
 
 
+def _unpool(r: np.ndarray, switches: np.ndarray, mod: nn.MaxPool2d,
+            in_shape: tuple[int, ...]) -> np.ndarray:
+    """Zeiler & Fergus' unpooling: each value back at its switch, zeros elsewhere.
+
+    max_unpool2d's ``kernel_size`` only sets its default output size; the dilated window span
+    ``d*(k-1) + 1`` makes that size right for dilated pools too, and ``output_size`` then
+    restores the exact input size (ceil mode, odd sizes).
+    """
+    k, d = (torch.nn.modules.utils._pair(v) for v in (mod.kernel_size, mod.dilation))
+    span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+    stride = torch.nn.modules.utils._pair(mod.stride if mod.stride is not None else mod.kernel_size)
+    return F.max_unpool2d(r, switches, span, stride, torch.nn.modules.utils._pair(mod.padding),
+                          output_size=tuple(in_shape[2:]))
+
+
 def project_back(model: nn.Sequential, image: np.ndarray, layer: str, channel: int,
                  rule: str = "deconvnet", keep: str = "max") -> np.ndarray:
     """Project one feature map of ``layer`` back to pixel space.
@@ -129,6 +147,8 @@ def project_back(model: nn.Sequential, image: np.ndarray, layer: str, channel: i
                 r = r * (inp > 0)
             if rule in ("deconvnet", "guided"):
                 r = np.maximum(r, 0)
+        elif isinstance(mod, nn.MaxPool2d) and rule == "deconvnet":
+            r = _unpool(r, rec["switches"], mod, inp.shape)
         elif isinstance(mod, nn.MaxPool2d):
             r = F.max_pool2d_backward(r, rec["switches"], inp.shape)
     return r[0]

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.functional import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
-from convlib.functional.conv import conv1d
+from convlib.functional import conv1d
 from oracle import assert_close
 
 pytestmark = [pytest.mark.conv, pytest.mark.usefixtures("torch_for_tiny_shapes"), pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")]

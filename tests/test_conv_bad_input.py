@@ -14,7 +14,7 @@ from convlib.functional import (
     conv_transpose2d_backward,
     im2col,
 )
-from convlib.functional.conv import conv1d
+from convlib.functional import conv1d
 
 pytestmark = pytest.mark.conv
 
@@ -26,7 +26,7 @@ GT = np.zeros((2, 3, 8, 8))     # conv_transpose2d(X, WT) output shape
 
 CASES = [
     # (name, call, exception, message fragment)
-    ("x rank", lambda: conv2d(X[0], W, groups=2), ValueError, "x must be a 4-D"),
+    ("x rank", lambda: conv2d(X[0, 0], W, groups=2), ValueError, "x must be a 4-D"),
     ("weight rank", lambda: conv2d(X, W[0], groups=2), ValueError, "weight must be a 4-D"),
     ("channels", lambda: conv2d(X[:, :3], W, groups=2), ValueError,
      "input has 3 channels but weight expects 4"),
@@ -91,7 +91,7 @@ CASES = [
      "stride must be >= 1"),
     ("transposed dilation", lambda: conv_transpose2d(X, WT, dilation=0), ValueError,
      "dilation must be >= 1"),
-    ("transposed x rank", lambda: conv_transpose2d(X[0], WT), ValueError, "x must be a 4-D"),
+    ("transposed x rank", lambda: conv_transpose2d(X[0, 0], WT), ValueError, "x must be a 4-D"),
     ("transposed grad_output", lambda: conv_transpose2d_backward(GT[:, :2], X, WT), ValueError,
      r"grad_output must have the output's shape \(2, 3, 8, 8\)"),
     # im2col / col2im

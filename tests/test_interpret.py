@@ -179,3 +179,31 @@ def test_bad_input(model, image):
     project_back(model, image, "relu2", 1)
     occlusion_sensitivity(model, image, 0)
     assert np.array_equal(image, before)
+
+
+def test_deconvnet_unpools_through_overlapping_pools_like_torchs_max_unpool2d():
+    """Zeiler's switches: with overlapping pooling windows the deconvnet unpools (each value
+    written once at its switch), which differs from the gradient (overlaps add up). The oracle
+    runs the same deconvnet in torch with F.max_unpool2d."""
+    torch.manual_seed(1)
+    c1, c2 = nn.Conv2d(1, 2, 3, padding=1).double(), nn.Conv2d(2, 3, 3).double()
+    pool = nn.MaxPool2d(3, 2, padding=1)
+    model = nn.Sequential()
+    for name, mod in [("c1", c1), ("r1", nn.ReLU()), ("pool", pool), ("c2", c2), ("r2", nn.ReLU())]:
+        model.add_module(name, mod)
+    img = np.random.default_rng(4).standard_normal((1, 11, 11))
+    ours = project_back(model, img, "r2", 2, rule="deconvnet", keep="all")
+    with torch.no_grad():
+        x = torch.tensor(img[None])
+        a1 = torch.relu(c1(x))
+        p, idx = nn.functional.max_pool2d(a1, 3, 2, 1, return_indices=True)
+        a2 = torch.relu(c2(p))
+        r = torch.zeros_like(a2)
+        r[0, 2] = a2[0, 2]
+        r = torch.nn.grad.conv2d_input(p.shape, c2.weight, torch.relu(r))
+        r = nn.functional.max_unpool2d(r, idx, 3, 2, 1, output_size=a1.shape[2:])
+        r = torch.nn.grad.conv2d_input(x.shape, c1.weight, torch.relu(r), padding=1)
+    assert np.abs(r.numpy()).max() > 0
+    # the case discriminates: some windows share their maximum (summing would differ)
+    assert len(np.unique(idx.numpy()[0, 0])) < idx[0, 0].numel()
+    assert_close(ours, r[0], dtype=np.float64, rtol=1e-8)

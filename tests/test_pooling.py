@@ -226,7 +226,7 @@ X = np.zeros((1, 2, 6, 6))
 
 
 @pytest.mark.parametrize("call, kind, word", [
-    (lambda: max_pool2d(np.zeros((2, 6, 6)), 2), ValueError, "x"),
+    (lambda: max_pool2d(np.zeros((6, 6)), 2), ValueError, "x"),
     (lambda: avg_pool2d(np.zeros((1, 1, 2, 6, 6)), 2), ValueError, "x"),
     (lambda: global_avg_pool2d(np.zeros((2, 6))), ValueError, "x"),
     (lambda: global_max_pool2d(np.zeros((1, 2, 0, 3))), ValueError, "x"),

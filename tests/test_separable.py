@@ -245,7 +245,7 @@ XC = np.zeros((1, 3, 6, 6))
     (lambda: separable_conv2d(X, np.zeros((3, 3, 3, 2)), padding="VALID", rate=3), ValueError, "depthwise_weight"),
     (lambda: separable_conv2d(X, DW, activation_fn="relu"), TypeError, "activation_fn"),
     (lambda: separable_conv2d(X.astype(complex), DW), TypeError, "x"),
-    (lambda: depthwise_conv2d(np.zeros((3, 6, 6)), np.zeros((3, 1, 3, 3))), ValueError, "x"),
+    (lambda: depthwise_conv2d(np.zeros((6, 6)), np.zeros((3, 1, 3, 3))), ValueError, "x"),
     (lambda: depthwise_conv2d(XC, np.zeros((3, 2, 3, 3))), ValueError, "weight"),
     (lambda: depthwise_conv2d(XC, np.zeros((4, 1, 3, 3))), ValueError, "weight"),
     (lambda: depthwise_conv2d(XC, np.zeros((3, 1, 3))), ValueError, "weight"),
@@ -258,7 +258,7 @@ XC = np.zeros((1, 3, 6, 6))
     (lambda: pointwise_conv2d(XC, np.zeros((4, 2, 1, 1))), ValueError, "weight"),
     (lambda: pointwise_conv2d(XC, np.zeros((4, 3, 3, 3))), ValueError, "weight"),
     (lambda: pointwise_conv2d(XC, np.zeros(3)), ValueError, "weight"),
-    (lambda: pointwise_conv2d(np.zeros((3, 6, 6)), np.zeros((4, 3))), ValueError, "x"),
+    (lambda: pointwise_conv2d(np.zeros((6, 6)), np.zeros((4, 3))), ValueError, "x"),
     (lambda: pointwise_conv2d(XC, np.zeros((4, 3)), np.zeros(3)), ValueError, "bias"),
 ])
 def test_bad_input_names_the_argument(call, kind, word):

@@ -28,7 +28,10 @@ from convlib._validate import (
     nonnegative_pair,
     positive_int,
     positive_pair,
+    torch_sequence,
 )
+from convlib.functional import _fast
+from convlib.functional._batch import accepts_unbatched
 from convlib.functional._windows import (
     ConvGeometry,
     add_windows,
@@ -39,7 +42,7 @@ from convlib.functional._windows import (
 )
 from convlib.functional.im2col import columns
 
-__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "conv1d"]
+__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
 IntPair = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int], str]
@@ -57,12 +60,16 @@ def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int)
     """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
     The columns are laid out image by image (unlike :func:`columns`), so the product comes out
-    already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With stride 1
-    and few channels per group (grouped, depthwise-like) copying the columns costs more than the
-    product itself, so that case goes to :func:`_forward_taps` instead.
+    already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With
+    stride 1 and few channels per group (groups > 1), copying the columns costs more than the
+    product itself: one input channel per group (depthwise) sums one product per kernel tap,
+    in cache-sized blocks (``_fast.forward_depthwise``); a few channels per group sum one small
+    matrix product per tap (:func:`_forward_taps`).
     """
     n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
-    if geom.stride == (1, 1) and max(cg, cout // groups) <= 32:
+    if _depthwise(weight, geom, groups):
+        return _fast.forward_depthwise(x, weight, geom)
+    if geom.stride == (1, 1) and groups > 1 and max(cg, cout // groups) <= 32:
         return _forward_taps(x, weight, geom, groups)
     xp = pad_nchw(x, geom.pads)
     view = windows(xp, geom.kernel, geom.stride, geom.dilation, geom.out_hw)
@@ -71,6 +78,11 @@ def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int)
     w = weight.reshape(groups, cout // groups, cg * kh * kw)
     y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, ho * wo))  # (N, G, Cout/G, Ho*Wo)
     return y.reshape(n, cout, ho, wo)
+
+
+def _depthwise(weight: np.ndarray, geom: ConvGeometry, groups: int) -> bool:
+    """Stride 1, one input channel per group and at most 4 outputs each: summed tap by tap."""
+    return geom.stride == (1, 1) and weight.shape[1] == 1 and weight.shape[0] // groups <= 4
 
 
 def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
@@ -112,6 +124,10 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
     """
     n, cout = grad_y.shape[:2]
     cg, kh, kw = weight.shape[1:]
+    if _depthwise(weight, geom, groups):  # then the flipped conv is depthwise/grouped too
+        flipped = _flipped_conv(weight, geom, in_hw, groups)
+        if flipped is not None:
+            return _forward(grad_y, *flipped, groups)
     w = weight.reshape(groups, cout // groups, -1)
     grad_cols = np.matmul(w.transpose(0, 2, 1), _rows(grad_y, groups), out=buffer)  # (G, K, N*L)
     six = grad_cols.reshape(cg * groups, kh, kw, n, *geom.out_hw).transpose(3, 0, 4, 5, 1, 2)
@@ -121,13 +137,38 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
                                           geom.pads))
 
 
+def _flipped_conv(weight: np.ndarray, geom: ConvGeometry, in_hw: tuple[int, int],
+                  groups: int) -> Optional[tuple[np.ndarray, ConvGeometry]]:
+    """A stride-1 transposed convolution as a plain one: ``(weight', geom')``, or None.
+
+    ``grad_x = conv2d(grad_y padded by d*(k-1) - p, weight')`` with ``weight'[g*Cg + c, o]`` the
+    kernel ``weight[g*Cout_g + o, c]`` turned by 180 degrees. None when that would need negative
+    padding (``p > d*(k-1)``).
+    """
+    cout, cg, kh, kw = weight.shape
+    (dh, dw), (top, bottom, left, right) = geom.dilation, geom.pads
+    fh, fw = dh * (kh - 1), dw * (kw - 1)
+    (ho, wo), (h, w) = geom.out_hw, in_hw
+    # top/left: the flipped kernel's reach minus the padding; bottom/right: whatever makes the
+    # output (h, w) (it differs from fh - bottom when the conv dropped rows: output_padding)
+    pads = (fh - top, h + top - ho, fw - left, w + left - wo)
+    if min(pads) < 0:
+        return None
+    w = weight.reshape(groups, cout // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    w = np.ascontiguousarray(w).reshape(groups * cg, cout // groups, kh, kw)
+    return w, ConvGeometry((kh, kw), (1, 1), pads, (dh, dw), tuple(in_hw))
+
+
 def _weight_grad(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry,
-                 groups: int) -> tuple[np.ndarray, np.ndarray]:
+                 groups: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """``grad_weight = grad_y @ columns(x).T`` per group: ``(G, Cout/G, N*L) @ (G, N*L, K)``.
 
-    Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer.
+    Also returns the im2col matrix ``(G, K, N*L)``, free for reuse as :func:`_input_grad`'s buffer
+    (None for a stride-1 depthwise convolution: its gradient is a dot product per tap instead).
     """
     cout, cin = grad_y.shape[1], x.shape[1]
+    if cin == groups and geom.stride == (1, 1) and cout // groups <= 4:
+        return _fast.weight_grad_depthwise(grad_y, x, geom), None
     cols = columns(x, geom, groups)
     gw = np.matmul(_rows(grad_y, groups), cols.transpose(0, 2, 1))
     return gw.reshape(cout, cin // groups, *geom.kernel), cols
@@ -146,6 +187,8 @@ def _nonempty_weight(weight: np.ndarray) -> None:
 
 
 def _check_conv(x, weight, stride, padding, dilation, groups):
+    stride, padding, dilation = (torch_sequence(v, name, "conv2d") for v, name in
+                                 ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
     x = as_array(x, "x", 4)
     weight = as_array(weight, "weight", 4, "(Cout, Cin/groups, kh, kw)")
     _nonempty_weight(weight)
@@ -163,6 +206,10 @@ def _check_conv(x, weight, stride, padding, dilation, groups):
 
 def _check_transposed(x, weight, stride, padding, output_padding, groups, dilation):
     """Validate a transposed conv; return it as the conv2d it is the adjoint of."""
+    stride, padding, output_padding, dilation = (
+        torch_sequence(v, name, "conv_transpose2d") for v, name in
+        ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
+         (dilation, "dilation")))
     x = as_array(x, "x", 4)
     weight = as_array(weight, "weight", 4, "(Cin, Cout/groups, kh, kw)")
     _nonempty_weight(weight)
@@ -213,17 +260,20 @@ def _check_grad(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndar
 
 # --- conv2d --------------------------------------------------------------------------------------
 
+@accepts_unbatched(4)
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
            groups: int = 1) -> np.ndarray:
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     ``x: (N, Cin, H, W)``, ``weight: (Cout, Cin/groups, kh, kw)``, ``bias: (Cout,)`` ->
-    ``(N, Cout, Ho, Wo)`` with ``Ho = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``::
+    ``(N, Cout, Ho, Wo)`` with ``Ho = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``; an
+    unbatched ``x (Cin, H, W)`` gives ``(Cout, Ho, Wo)``::
 
         y[n, o, i, j] = bias[o] + sum_{c,a,b} weight[o, c, a, b] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
 
-    ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after).
+    ``padding``: int, pair, "valid" or "same" (stride 1 only; the odd pixel goes after);
+    ``stride``/``padding``/``dilation`` may also be 1-tuples, meaning both axes, as in PyTorch.
     Computed as im2col plus one matrix product (stride 1 with few channels per group: one
     product per kernel tap, summed). float32 in, float32 out.
 
@@ -243,13 +293,15 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     return y
 
 
+@accepts_unbatched(4, arrays=("x", "grad_output"), results=(0,))
 def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
                     groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
 
     ``grad_output: (N, Cout, Ho, Wo)`` (the shape conv2d returned) ->
-    ``grad_input (N, Cin, H, W)``, ``grad_weight (Cout, Cin/groups, kh, kw)``, ``grad_bias (Cout,)``::
+    ``grad_input (N, Cin, H, W)``, ``grad_weight (Cout, Cin/groups, kh, kw)``, ``grad_bias (Cout,)``
+    (unbatched ``x``/``grad_output`` give an unbatched ``grad_input``)::
 
         grad_weight[o, c, a, b] = sum_{n,i,j} grad_output[n, o, i, j] * xp[n, g*Cg + c, i*sh + a*dh, j*sw + b*dw]
         grad_input = col2im(weight.T @ grad_output)   (conv_transpose2d of grad_output, with the
@@ -272,20 +324,22 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     grad_output = _check_grad(grad_output, (x.shape[0], weight.shape[0]) + geom.out_hw, x.dtype)
     grad_weight, cols = _weight_grad(grad_output, x, geom, g)
     # cols is read-only when im2col needed no copy (a view of x): then it cannot be the buffer.
-    buffer = cols if cols.flags.writeable else None
+    buffer = cols if cols is not None and cols.flags.writeable else None
     grad_input = _input_grad(grad_output, weight, x.shape[2:], geom, g, buffer=buffer)
     return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
 
 
 # --- transposed convolution: the adjoint of conv2d -------------------------------------------
 
+@accepts_unbatched(4)
 def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
                      stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
                      groups: int = 1, dilation: IntPair = 1) -> np.ndarray:
     """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
 
     ``x: (N, Cin, H, W)``, ``weight: (Cin, Cout/groups, kh, kw)``, ``bias: (Cout,)`` ->
-    ``(N, Cout, Ho, Wo)`` with ``Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1``.
+    ``(N, Cout, Ho, Wo)`` with ``Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1``
+    (unbatched ``(Cin, H, W)`` -> ``(Cout, Ho, Wo)``).
     It is the adjoint (matrix transpose) of ``conv2d(., weight, stride, padding, dilation,
     groups)``: every input pixel scatters ``x[n, c, i, j] * weight[c, o, a, b]`` onto output
     pixel ``(i*sh + a*dh - ph, j*sw + b*dw - pw)``. ``output_padding`` (< stride or < dilation)
@@ -307,6 +361,7 @@ def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     return y
 
 
+@accepts_unbatched(4, arrays=("x", "grad_output"), results=(0,))
 def conv_transpose2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                               stride: IntPair = 1, padding: IntPair = 0,
                               output_padding: IntPair = 0, groups: int = 1,
@@ -334,26 +389,3 @@ def conv_transpose2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np
     grad_input = _forward(grad_output, weight, geom, g)
     grad_weight = _weight_grad(x, grad_output, geom, g)[0]
     return grad_input, grad_weight, grad_output.sum(axis=(0, 2, 3))
-
-
-# --- conv1d: the H = 1 case -------------------------------------------------------------------
-
-def conv1d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
-           stride: Union[int, Sequence[int]] = 1, padding: Union[int, Sequence[int], str] = 0,
-           dilation: Union[int, Sequence[int]] = 1, groups: int = 1) -> np.ndarray:
-    """1-D convolution, as ``torch.nn.functional.conv1d``: :func:`conv2d` on a height-1 image.
-
-    ``x: (N, Cin, L)``, ``weight: (Cout, Cin/groups, k)`` -> ``(N, Cout, Lo)``::
-
-        y[n, o, i] = bias[o] + sum_{c,a} weight[o, c, a] * xp[n, g*Cg + c, i*s + a*d]
-
-    >>> conv1d(np.array([[[1.0, 2.0, 3.0, 4.0]]]), np.array([[[1.0, -1.0]]]))
-    array([[[-1., -1., -1.]]])
-
-    See: chapter Convolution: from a sliding window to a matrix product.
-    """
-    x = as_array(x, "x", 3)
-    weight = as_array(weight, "weight", 3, "(Cout, Cin/groups, k)")
-    (s,), (d,) = positive_pair(stride, "stride", 1), positive_pair(dilation, "dilation", 1)
-    p = padding if isinstance(padding, str) else (0, nonnegative_pair(padding, "padding", 1)[0])
-    return conv2d(x[:, :, None, :], weight[:, :, None, :], bias, (1, s), p, (1, d), groups)[:, :, 0]

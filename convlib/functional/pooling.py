@@ -18,8 +18,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from convlib._validate import as_array, as_pair, positive_pair
+from convlib._validate import as_array, as_pair, positive_pair, torch_sequence
 from convlib.arithmetic import pool_output_size
+from convlib.functional._batch import accepts_unbatched
 from convlib.functional._windows import add_windows, crop_nchw, pad_nchw, windows
 
 IntPair = Union[int, Sequence[int]]
@@ -29,8 +30,6 @@ __all__ = [
     "max_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
-    "global_avg_pool2d",
-    "global_max_pool2d",
 ]
 
 
@@ -40,14 +39,17 @@ def _pool_geometry(hw, kernel_size, stride, padding, dilation, ceil_mode):
     ``pads = (top, bottom, left, right)`` covers the padding plus, in ceil mode, the extra
     rows/columns the last window reads past the padded input (never used by a real value).
     """
-    k = positive_pair(kernel_size, "kernel_size")
-    s = k if stride is None else positive_pair(stride, "stride")
+    k = positive_pair(torch_sequence(kernel_size, "kernel_size", "pooling"), "kernel_size")
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        s = k  # PyTorch reads an empty stride as "the default", kernel_size
+    else:
+        s = positive_pair(torch_sequence(stride, "stride", "pooling"), "stride")
     if isinstance(padding, str):
         raise TypeError(f"padding must be an int or a tuple of 2 ints for pooling, got {padding!r}")
-    p = as_pair(padding, "padding")
+    p = as_pair(torch_sequence(padding, "padding", "pooling"), "padding")
     if min(p) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")
-    d = positive_pair(dilation, "dilation")
+    d = positive_pair(torch_sequence(dilation, "dilation", "pooling"), "dilation")
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
     for pi, ki in zip(p, k):
@@ -78,13 +80,16 @@ def _pool_geometry(hw, kernel_size, stride, padding, dilation, ceil_mode):
     return k, s, p, d, tuple(out), pads
 
 
+@accepts_unbatched(4)
 def max_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None,
                padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Max pooling: ``y[n,c,i,j] = max_{a,b} x[n,c, i*sh - ph + a*dh, j*sw - pw + b*dw]``.
 
-    x: ``(N, C, H, W)`` -> y: ``(N, C, Ho, Wo)`` with
+    x: ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) -> y: ``(N, C, Ho, Wo)`` with
     ``Ho = floor_or_ceil((H + 2*ph - dh*(kh-1) - 1) / sh) + 1``. Padding never wins the max.
+    ``kernel_size``, ``stride``, ``padding``, ``dilation``: an int, a pair or a 1-tuple (both
+    axes); ``stride=None`` or ``()`` means ``kernel_size``, as in PyTorch.
     With ``return_indices`` also returns int64 ``indices (N, C, Ho, Wo)``: the flat position
     ``h*W + w`` of each maximum in its input plane (the first one on ties; NaN propagates),
     exactly as PyTorch's. One deliberate difference: a dilated window that reads only padding
@@ -127,36 +132,59 @@ def max_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = 
     return best, arg
 
 
+@accepts_unbatched(4, arrays=("grad_output", "indices"), shapes=("input_shape",),
+                   by="input_shape")
 def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
                         input_shape: Sequence[int]) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to its input.
 
     grad_output, indices: ``(N, C, Ho, Wo)`` (indices from ``return_indices=True``);
-    input_shape: ``(N, C, H, W)``. Returns ``grad_input (N, C, H, W)`` with
+    input_shape: ``(N, C, H, W)`` (unbatched: ``(C, H, W)`` and 3-D arrays). Returns
+    ``grad_input (N, C, H, W)`` with
     ``grad_input[n,c].flat[indices[n,c,i,j]] += grad_output[n,c,i,j]``: each gradient goes
     to the position of its maximum, overlapping windows add up, every other entry is 0.
     See: chapter Pooling.
     """
     g = as_array(grad_output, "grad_output", ndim=4)
+    indices = check_indices(indices, g.shape, "grad_output")
+    shape = check_input_shape(input_shape)
+    if g.shape[:2] != shape[:2]:
+        raise ValueError(f"grad_output has batch/channels {g.shape[:2]} but input_shape is {shape}")
+    return scatter_add(g, indices, shape)
+
+
+def check_indices(indices, shape: tuple[int, ...], like: str) -> np.ndarray:
+    """``indices`` must be an integer array of the given shape (that of ``like``)."""
     if not isinstance(indices, np.ndarray) or not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(f"indices must be an integer numpy array, got "
                         f"{getattr(indices, 'dtype', type(indices).__name__)}")
-    if indices.shape != g.shape:
-        raise ValueError(f"indices must have the shape of grad_output {g.shape}, got {indices.shape}")
-    shape = _input_shape(input_shape)
-    n, c, h, w = shape
-    if g.shape[:2] != (n, c):
-        raise ValueError(f"grad_output has batch/channels {g.shape[:2]} but input_shape is {shape}")
-    if indices.size and (indices.min() < 0 or indices.max() >= h * w):
-        raise ValueError(f"indices must lie in [0, H*W) = [0, {h * w}), got values in "
+    if indices.shape != tuple(shape):
+        raise ValueError(f"indices must have the shape of {like} {tuple(shape)}, "
+                         f"got {indices.shape}")
+    return indices
+
+
+def plane_offsets(indices: np.ndarray, hw: int) -> np.ndarray:
+    """Flat positions ``(n*C + c)*H*W + indices[n, c, ...]`` into the whole ``(N, C, H, W)`` array.
+
+    Raises ValueError unless every index lies in ``[0, H*W)``.
+    """
+    if indices.size and (indices.min() < 0 or indices.max() >= hw):
+        raise ValueError(f"indices must lie in [0, H*W) = [0, {hw}), got values in "
                          f"[{indices.min()}, {indices.max()}]")
-    plane = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-    flat = (indices + plane).ravel()
-    out = np.bincount(flat, weights=g.ravel(), minlength=n * c * h * w)
+    n, c = indices.shape[:2]
+    plane = (np.arange(n * c, dtype=np.int64) * hw).reshape((n, c) + (1,) * (indices.ndim - 2))
+    return (indices + plane).ravel()
+
+
+def scatter_add(g: np.ndarray, indices: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
+    """``out[n, c].flat[indices[n, c, i, j]] += g[n, c, i, j]``: a new ``shape`` array."""
+    n, c, h, w = shape
+    out = np.bincount(plane_offsets(indices, h * w), weights=g.ravel(), minlength=n * c * h * w)
     return out.astype(g.dtype, copy=False).reshape(shape)
 
 
-def _input_shape(input_shape) -> tuple[int, int, int, int]:
+def check_input_shape(input_shape) -> tuple[int, int, int, int]:
     try:
         shape = tuple(int(v) for v in input_shape)
         ok = len(shape) == 4 and all(int(v) == v for v in input_shape)
@@ -191,12 +219,13 @@ def _avg_divisor(hw, k, s, p, out_hw, count_include_pad, divisor_override, dtype
     return np.outer(sizes[0], sizes[1]).astype(dtype)
 
 
+@accepts_unbatched(4)
 def avg_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None,
                padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None) -> np.ndarray:
     """Average pooling: ``y[n,c,i,j] = sum_{a,b} x_pad[n,c, i*sh + a, j*sw + b] / D[i,j]``.
 
-    x: ``(N, C, H, W)`` -> ``(N, C, Ho, Wo)`` (zero padding). The divisor ``D`` is
+    x: ``(N, C, H, W)`` (or ``(C, H, W)``) -> ``(N, C, Ho, Wo)`` (zero padding). The divisor ``D`` is
     ``divisor_override`` if given; else the window's size inside the zero-padded input
     (``count_include_pad=True``; ceil-mode windows that run past the padding count only up to
     it) or inside the real input (``False``) — PyTorch's rule. See: chapter Pooling.
@@ -217,6 +246,7 @@ def avg_pool2d(x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = 
     return total / div
 
 
+@accepts_unbatched(4, arrays=("grad_output",), shapes=("input_shape",), by="input_shape")
 def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Sequence[int],
                         kernel_size: IntPair, stride: Optional[IntPair] = None,
                         padding: IntPair = 0, ceil_mode: bool = False,
@@ -230,7 +260,7 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Sequence[int],
     See: chapter Pooling.
     """
     g = as_array(grad_output, "grad_output", ndim=4)
-    shape = _input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     n, c, h, w = shape
     k, s, p, d, out_hw, pads = _pool_geometry((h, w), kernel_size, stride, padding, 1, ceil_mode)
     if g.shape != (n, c) + out_hw:
@@ -241,28 +271,3 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Sequence[int],
     cols = np.broadcast_to(share, share.shape[:4] + k)
     padded = add_windows(cols, (h + pads[0] + pads[1], w + pads[2] + pads[3]), s, d)
     return np.ascontiguousarray(crop_nchw(padded, pads))
-
-
-def global_avg_pool2d(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
-    """Mean of each feature map: ``(N, C, H, W) -> (N, C, 1, 1)`` (``(N, C)`` if not keepdims).
-
-    Equals ``adaptive_avg_pool2d(x, 1)``. 全局平均池化. See: chapter Pooling.
-    """
-    x = _global_input(x)
-    return x.mean(axis=(2, 3), keepdims=bool(keepdims))
-
-
-def global_max_pool2d(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
-    """Maximum of each feature map: ``(N, C, H, W) -> (N, C, 1, 1)`` (``(N, C)`` if not keepdims).
-
-    Equals ``adaptive_max_pool2d(x, 1)``. 全局最大池化. See: chapter Pooling.
-    """
-    x = _global_input(x)
-    return x.max(axis=(2, 3), keepdims=bool(keepdims))
-
-
-def _global_input(x) -> np.ndarray:
-    x = as_array(x, "x", ndim=4)
-    if x.shape[2] == 0 or x.shape[3] == 0:
-        raise ValueError(f"x must have a non-empty feature map (H, W >= 1), got shape {x.shape}")
-    return x

@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from convlib._validate import as_array, one_of, positive_pair
+from convlib.functional._batch import accepts_unbatched
 from convlib.functional._windows import pad_nchw
 from convlib.functional.conv import conv2d
 
@@ -28,13 +29,14 @@ IntPair = Union[int, Sequence[int]]
 __all__ = ["depthwise_conv2d", "pointwise_conv2d", "separable_conv2d"]
 
 
+@accepts_unbatched(4)
 def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
                      stride: IntPair = 1, padding: Union[IntPair, str] = 0,
                      dilation: IntPair = 1) -> np.ndarray:
     """Depthwise convolution: every input channel convolved with its own ``M`` filters.
 
-    x: ``(N, C, H, W)``; weight: ``(C*M, 1, kh, kw)`` (``M`` = depth multiplier); bias:
-    ``(C*M,)``. Output ``(N, C*M, Ho, Wo)``, channel ``c*M + m`` being::
+    x: ``(N, C, H, W)`` (or unbatched ``(C, H, W)``); weight: ``(C*M, 1, kh, kw)`` (``M`` =
+    depth multiplier); bias: ``(C*M,)``. Output ``(N, C*M, Ho, Wo)``, channel ``c*M + m`` being::
 
         y[n, c*M+m, i, j] = bias[c*M+m] + sum_{a,b} weight[c*M+m, 0, a, b] * xp[n, c, i*sh + a*dh, j*sw + b*dw]
 
@@ -55,11 +57,13 @@ def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     return conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=c)
 
 
+@accepts_unbatched(4)
 def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
                      bias: Optional[np.ndarray] = None) -> np.ndarray:
     """Pointwise (1x1) convolution: ``y[n, o, h, w] = bias[o] + sum_c weight[o, c] * x[n, c, h, w]``.
 
-    x: ``(N, Cin, H, W)``; weight: ``(Cout, Cin, 1, 1)`` or ``(Cout, Cin)``; bias: ``(Cout,)``.
+    x: ``(N, Cin, H, W)`` (or ``(Cin, H, W)``); weight: ``(Cout, Cin, 1, 1)`` or ``(Cout, Cin)``;
+    bias: ``(Cout,)``.
     Returns ``(N, Cout, H, W)``: one matrix product ``weight @ x[n].reshape(Cin, H*W)``,
     equal to ``conv2d`` with a 1x1 kernel. 逐点卷积. See: chapter Pointwise, depthwise and
     depthwise-separable convolution.

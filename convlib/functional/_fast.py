@@ -1,0 +1,91 @@
+"""Faster ways to compute the same convolution sums (used by :mod:`convlib.functional.conv`).
+
+Depthwise convolution (one input channel per group), stride 1, computed tap by tap:
+
+- **Flat taps.** In the padded image flattened row by row (width ``Wp``), tap ``(a, b)`` of
+  output pixel ``(i, j)`` reads index ``(i*Wp + j) + (a*dh*Wp + b*dw)``: for every output pixel
+  at once, one *contiguous* slice, so every shifted copy of the image is a view. The sums are
+  computed on the padded width ``(Ho, Wp)``; the ``Wp - Wo`` columns that wrap onto the next
+  row are dropped block by block, once the taps are summed.
+- **Cache-sized blocks.** ``y = sum_{a,b} w[a, b] * (x shifted by a, b)``: all ``kh*kw``
+  products of a block of image planes are formed at once and summed. The loop runs over blocks
+  of about ``_BLOCK_BYTES`` of (image, channel) planes so that the products stay in the CPU
+  cache — over memory blocks, never over pixels.
+- **Weight gradient.** Per tap, one batched dot product of whole planes (``grad_y`` widened to
+  ``Wp`` with zeros, so the wrapped columns contribute nothing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from convlib.functional._windows import ConvGeometry
+
+_BLOCK_BYTES = 1 << 19  # products of one block of planes: about half a typical L2 cache
+
+
+def flat_image(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
+    """``x`` padded (plus one zero row at the bottom, which keeps every tap slice in bounds),
+    flattened per plane: a new ``(N, C, (Hp + 1)*Wp)`` array, and ``Wp``."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = geom.pads
+    wp = w + left + right
+    xp = np.zeros((n, c, h + top + bottom + 1, wp), x.dtype)
+    xp[:, :, top:top + h, left:left + w] = x
+    return xp.reshape(n, c, xp.shape[2] * wp), wp
+
+
+def tap_starts(geom: ConvGeometry, wp: int) -> list[int]:
+    """Where tap ``(a, b)`` starts in a flattened padded plane (stride 1), taps row-major."""
+    (kh, kw), (dh, dw) = geom.kernel, geom.dilation
+    return [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
+
+
+def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """Stride-1 convolution with one input channel per group (depthwise, multiplier ``M``).
+
+    ``y[n, c*M + m] = sum_{a,b} weight[c*M + m, 0, a, b] * x_pad[n, c] shifted by (a*dh, b*dw)``.
+    """
+    n, c = x.shape[:2]
+    cout, _, kh, kw = weight.shape
+    m = cout // c
+    (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
+    flat, wp = flat_image(x, geom)
+    planes = flat.reshape(n * c, flat.shape[2])
+    length = ho * wp
+    step, item = planes.strides[0], planes.itemsize
+    # taps[p, 0, a, b, l] = planes[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
+    taps = as_strided(planes, (n * c, 1, kh, kw, length),
+                      (step, 0, dh * wp * item, dw * item, item), writeable=False)
+    w = np.broadcast_to(weight.reshape(1, c, m, kh, kw, 1), (n, c, m, kh, kw, 1))
+    w = w.reshape(n * c, m, kh, kw, 1)
+    y = np.empty((n * c, m, ho, wo), x.dtype)
+    block = max(1, _BLOCK_BYTES // (m * kh * kw * length * item))
+    products = np.empty((min(block, n * c), m, kh, kw, length), x.dtype)
+    sums = np.empty((min(block, n * c), m, length), x.dtype)
+    for p in range(0, n * c, block):  # blocks of planes, sized for the cache
+        q = min(p + block, n * c)
+        np.multiply(w[p:q], taps[p:q], out=products[:q - p])
+        np.add.reduce(products[:q - p], axis=(2, 3), out=sums[:q - p])  # long, contiguous rows
+        y[p:q] = sums[:q - p].reshape(q - p, m, ho, wp)[..., :wo]  # drop the wrapped columns
+    return y.reshape(n, cout, ho, wo)
+
+
+def weight_grad_depthwise(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """``grad_weight[c*M + m, 0, a, b] = sum_{n,i,j} grad_y[n, c*M + m, i, j] * x_pad[n, c, i + a*dh, j + b*dw]``
+    for a stride-1 depthwise convolution: per tap, one batched dot product of whole planes."""
+    n, c = x.shape[:2]
+    cout = grad_y.shape[1]
+    m = cout // c
+    (kh, kw), (ho, wo) = geom.kernel, geom.out_hw
+    flat, wp = flat_image(x, geom)
+    gy = np.zeros((n, c, m, ho, wp), grad_y.dtype)  # grad_y on the padded width, zeros beyond Wo
+    gy[..., :wo] = grad_y.reshape(n, c, m, ho, wo)
+    gy = gy.reshape(n, c, m, ho * wp)
+    length = ho * wp
+    gw = np.empty((cout, kh * kw), grad_y.dtype)
+    for t, start in enumerate(tap_starts(geom, wp)):
+        dots = np.matmul(gy, flat[:, :, start:start + length, None])  # (N, C, M, 1)
+        gw[:, t] = dots.sum(axis=0).reshape(cout)
+    return gw.reshape(cout, 1, kh, kw)
