@@ -17,6 +17,8 @@ link to the same page in the other edition, so it works from ``file://`` and whe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -38,7 +40,7 @@ CACHE = ROOT / "_build" / ".jupyter_cache"
 ZH_SUBDIR = "zh"
 
 SWITCH = (
-    '<div class="convbook-lang" lang="{lang}">'
+    '<div class="convbook-lang" style="text-align: right; font-size: 0.9em">'
     '<a class="convbook-lang-link" href="{href}" hreflang="{lang}" lang="{lang}">{label}</a>'
     "</div>"
 )
@@ -116,13 +118,16 @@ def extract() -> int:
     )
     if status:
         return status
-    basic.update(str(LOCALE_DIR), str(POT_DIR), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # sphinx-intl prints a line per catalog
+        basic.update(str(LOCALE_DIR), str(POT_DIR), (LANGUAGE,), line_width=-1,
+                     ignore_obsolete=True)
     return 0
 
 
 def build_zh() -> int:
     """The Chinese edition into ``_build/html/zh`` (no notebook is executed again)."""
     os.environ["CONVBOOK_EDITION"] = "zh"
+    os.environ["CONVBOOK_LITE"] = "0"  # one JupyterLite site, the English edition's
     return _build("html", ZH_OUT, ROOT / "_build" / ".doctrees-zh", {"language": LANGUAGE})
 
 
