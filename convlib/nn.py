@@ -27,7 +27,7 @@ __all__ = [
     "log_softmax", "softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward",
     "default_init_bound", "default_init",
     "sgd_step",
-    "SmallCNN", "minibatches", "accuracy", "History", "train",
+    "SmallCNN", "standardize", "minibatches", "accuracy", "History", "train",
 ]
 
 
@@ -368,6 +368,20 @@ class SmallCNN:
         batch_size = positive_int(batch_size, "batch_size")
         return np.concatenate([self.forward(params, x[i:i + batch_size])[0].argmax(axis=1)
                                for i in range(0, len(x), batch_size)])
+
+
+def standardize(images: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Each image to mean 0 and standard deviation 1 over all its pixels and channels::
+
+        x'[n] = (x[n] - mean(x[n])) / max(std(x[n]), eps)
+
+    (TensorFlow's ``per_image_standardization``). The shapes set draws every image in its own
+    two random colours; standardising leaves the shape and removes most of the colour.
+    """
+    x = as_array(images, "images", 4)
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    std = np.maximum(x.std(axis=(1, 2, 3), keepdims=True), eps)
+    return ((x - mean) / std).astype(x.dtype, copy=False)
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:

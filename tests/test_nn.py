@@ -316,3 +316,14 @@ def test_minibatches_cover_every_index_once():
 def test_bad_input_is_named(call, error, words):
     with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_standardize_gives_each_image_mean_0_std_1():
+    x = np.random.default_rng(0).uniform(0, 1, (4, 3, 5, 5)).astype(np.float32)
+    x[3] = 0.25  # a constant image stays finite (all zeros)
+    kept = x.copy()
+    z = nn.standardize(x)
+    assert z.dtype == np.float32 and np.array_equal(x, kept)
+    assert_close(z[:3].mean(axis=(1, 2, 3)), np.zeros(3), rtol=1e-5)
+    assert_close(z[:3].std(axis=(1, 2, 3)), np.ones(3), rtol=1e-5)
+    assert np.array_equal(z[3], np.zeros((3, 5, 5), np.float32))

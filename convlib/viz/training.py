@@ -66,46 +66,53 @@ def _arrow(ax, start, end, color="#333333", style="-|>", ls="-", lw=1.0):
 def draw_backprop_graph(model, input_shape: Optional[str] = None) -> Figure:
     """The network's computation graph: forward (top row, left to right, with each output's
     shape), backward (bottom row, right to left: the backward function of each layer, fed the
-    gradient of the layer above and what the forward pass cached), and the parameter
+    gradient of the layer above and what the forward pass cached, dotted), and the parameter
     gradients it hands to the optimiser. ``model`` is a :class:`convlib.nn.SmallCNN`.
     """
     layers = network_layers(model)
     n = len(layers)
-    step, w, h = 1.55, 1.38, 0.62
-    fig, ax = plt.subplots(figsize=(11.5, 4.4), dpi=80)
+    step, w, h, hb = 1.55, 1.42, 0.66, 0.78
+    fig, ax = plt.subplots(figsize=(11.5, 4.6), dpi=80)
     y_f, y_b, y_p = 2.2, 0.0, 3.35
     x0 = 0.0
+    fs = 10
     shape0 = input_shape or f"{model.in_channels}×{model.size}×{model.size}"
-    _box(ax, x0, y_f, 0.9, h, f"x\n{shape0}", "white")
+    _box(ax, x0, y_f, 1.0, h, f"x\n{shape0}", "white", fs)
     for i, (fwd, bwd, shape, param) in enumerate(layers):
         x = (i + 1) * step
-        name = fwd.replace("softmax_cross_entropy", "softmax_\ncross_entropy")
-        _box(ax, x, y_f, w, h, f"{name}\n{shape}" if "\n" not in name else name, FORWARD_COLOR)
-        bname = bwd.replace("_backward", "\n_backward").replace("softmax_cross_entropy",
-                                                                "softmax_cross\n_entropy")
-        _box(ax, x, y_b, w, h + 0.12, bname, BACKWARD_COLOR, fontsize=8)
-        prev = x0 + 0.45 if i == 0 else x - step + w / 2
+        if fwd == "softmax_cross_entropy":
+            text = "softmax_\ncross_entropy"
+            bname = "softmax_cross\n_entropy\n_backward"
+        else:
+            text = f"{fwd}\n{shape}"
+            bname = bwd.replace("_backward", "\n_backward")
+        _box(ax, x, y_f, w, h, text, FORWARD_COLOR, fs if len(fwd) < 12 else fs - 1)
+        _box(ax, x, y_b, w, hb, bname, BACKWARD_COLOR, fs - 1)
+        prev = x0 + 0.5 if i == 0 else x - step + w / 2
         _arrow(ax, (prev, y_f), (x - w / 2, y_f))
         # the backward pass reads the forward pass's cache
-        _arrow(ax, (x, y_f - h / 2), (x, y_b + (h + 0.12) / 2), color="#999999", ls=":", lw=0.9)
+        _arrow(ax, (x, y_f - h / 2), (x, y_b + hb / 2), color="#999999", ls=":", lw=0.9)
         if i < n - 1:
             _arrow(ax, (x + step - w / 2, y_b), (x + w / 2, y_b), color="#c0504d", lw=1.4)
         if param:
-            _box(ax, x, y_p, w * 0.8, 0.42, param, PARAM_COLOR)
-            _arrow(ax, (x, y_p - 0.21), (x, y_f + h / 2))
-            ax.text(x, y_b - 0.72, "∂L/∂" + param.replace(", ", ", ∂L/∂"), ha="center",
-                    va="center", fontsize=8.5, color="#2e7d32")
-            _arrow(ax, (x, y_b - (h + 0.12) / 2), (x, y_b - 0.58), color="#2e7d32", lw=1.2)
-    _arrow(ax, ((1) * step - w / 2, y_b), (x0 + 0.1, y_b), color="#c0504d", lw=1.4)
-    ax.text(x0, y_b, "∂L/∂x\n(unused)", ha="center", va="center", fontsize=8, color="#888888")
-    ax.text(n * step + 0.8, y_f, "forward →", ha="left", va="center", fontsize=9)
-    ax.text(n * step + 0.8, y_b, "← backward", ha="left", va="center", fontsize=9,
+            _box(ax, x, y_p, w * 0.8, 0.46, param, PARAM_COLOR, fs)
+            _arrow(ax, (x, y_p - 0.23), (x, y_f + h / 2))
+            ax.text(x, y_b - 0.8, "∂L/∂" + param.replace(", ", ", ∂L/∂"), ha="center",
+                    va="center", fontsize=fs, color="#2e7d32")
+            _arrow(ax, (x, y_b - hb / 2), (x, y_b - 0.64), color="#2e7d32", lw=1.2)
+    x_last = n * step
+    ax.text(x_last + w / 2 + 0.1, y_f, "L", ha="left", va="center", fontsize=fs + 2)
+    _arrow(ax, (step - w / 2, y_b), (x0 + 0.45, y_b), color="#c0504d", lw=1.4)
+    ax.text(x0 - 0.1, y_b, "∂L/∂x\n(unused)", ha="center", va="center", fontsize=fs - 1,
+            color="#777777")
+    ax.text(x0 - 0.5, y_f + 0.75, "forward →", ha="left", va="bottom", fontsize=fs)
+    ax.text(x0 - 0.5, y_b + 0.72, "← backward", ha="left", va="bottom", fontsize=fs,
             color="#c0504d")
-    ax.set_xlim(-0.6, n * step + 2.0)
-    ax.set_ylim(-1.05, 3.7)
+    ax.set_xlim(-0.7, x_last + w / 2 + 0.5)
+    ax.set_ylim(-1.1, 3.65)
     ax.set_aspect("equal")
     ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(pad=0.2)
     return fig
 
 
