@@ -3,7 +3,7 @@ network in PyTorch (torch.nn modules, autograd, torch.optim.SGD), and the chapte
 recipe reaches a useful held-out accuracy on the shapes data set.
 
 The recipe below is the one book/together/cnn_from_scratch.ipynb uses; measured there:
-held-out accuracy 0.88 (see the report in the chapter), asserted here with a wide margin.
+held-out accuracy 0.899 after 8 epochs (17.6 s of one core), asserted here with a wide margin.
 """
 
 from __future__ import annotations
@@ -75,5 +75,5 @@ def test_the_chapter_recipe_reaches_a_useful_held_out_accuracy():
                              momentum=MOMENTUM, rng=np.random.default_rng(2), x_val=xt,
                              labels_val=yt)
     assert hist.step_loss[0] == pytest.approx(np.log(10), abs=0.15)  # a uniform guess at first
-    assert hist.val_accuracy[-1] >= 0.6, hist.val_accuracy  # measured: see the module docstring
+    assert hist.val_accuracy[-1] >= 0.7, hist.val_accuracy  # measured 0.90: see the docstring
     assert np.mean(hist.step_loss[-20:]) < 0.6 * hist.step_loss[0]

@@ -462,10 +462,10 @@ q6 = _StepTask(
             _step_wrong("no_momentum")),
     ],
     hints=[
-        "Four lines: logits, cache = MODEL.forward(params, x); loss = "
-        "nn.softmax_cross_entropy(logits, labels); the gradients from your cnn_backward with "
-        "softmax_cross_entropy_backward(logits, labels); then your sgd_momentum_step for every "
-        "parameter.",
+        "logits, cache = MODEL.forward(params, x); loss, grad_logits = "
+        "softmax_cross_entropy(logits, labels) (yours, question 3); grads = "
+        "dict(zip(PARAM_NAMES, cnn_backward(grad_logits, cache, params))); then your "
+        "sgd_momentum_step for every parameter.",
         "buffers is empty on the first step: pass buffers.get(name) (None when missing) to "
         "sgd_momentum_step. Return (loss, new_params, new_buffers) with two dicts keyed by the "
         "parameter names (PARAM_NAMES).",
