@@ -141,7 +141,7 @@ def plot_training_curves(step_loss: Sequence[float], steps_per_epoch: int,
     b.set_ylim(0, 1)
     b.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     b.axhline(0.1, color="#999999", lw=0.8, ls=":")
-    b.text(epochs[-1] if len(epochs) else 1, 0.12, "chance", ha="right", fontsize=8, color="#777777")
+    b.text(1, 0.12, "chance (10 classes)", ha="left", fontsize=9, color="#777777")
     b.legend(frameon=False, fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig

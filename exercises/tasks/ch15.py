@@ -422,7 +422,16 @@ class _StepTask(Task):
 
         @functools.wraps(fn)
         def flat(*args, **kwargs):
+            before = [(i, {k: np.array(v) for k, v in a.items()}) for i, a in enumerate(args)
+                      if isinstance(a, dict)]
             out = fn(*args, **kwargs)
+            for i, kept in before:
+                for k, v in kept.items():
+                    if not np.array_equal(v, args[i].get(k)):
+                        which = ("params", "buffers")[i] if i < 2 else f"argument {i + 1}"
+                        raise ValueError(
+                            f"train_step changed {which}[{k!r}] in place. Leave the old dicts "
+                            "and arrays untouched: build new ones (p - lr * b, not p -= lr * b).")
             flat_out = _flatten_step(out)
             if flat_out is out and out is not None:
                 raise TypeError(
