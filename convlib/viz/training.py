@@ -64,52 +64,50 @@ def _arrow(ax, start, end, color="#333333", style="-|>", ls="-", lw=1.0):
 
 
 def draw_backprop_graph(model, input_shape: Optional[str] = None) -> Figure:
-    """The network's computation graph: forward (top row, left to right, with each output's
-    shape), backward (bottom row, right to left: the backward function of each layer, fed the
-    gradient of the layer above and what the forward pass cached, dotted), and the parameter
-    gradients it hands to the optimiser. ``model`` is a :class:`convlib.nn.SmallCNN`.
+    """The network's computation graph, drawn top to bottom so that it fits a text column.
+
+    Left column: the forward functions from the input down to the loss, each with its
+    output's shape, and the parameters feeding the layers that have them. Right column: the
+    backward functions from the loss back up to the input (red arrows), each reading what its
+    forward function cached (dotted) and handing its parameter gradients to the optimiser
+    (green). ``model`` is a :class:`convlib.nn.SmallCNN`.
     """
     layers = network_layers(model)
     n = len(layers)
-    step, w, h, hb = 1.55, 1.42, 0.66, 0.78
-    fig, ax = plt.subplots(figsize=(11.5, 4.6), dpi=80)
-    y_f, y_b, y_p = 2.2, 0.0, 3.35
-    x0 = 0.0
+    xf, xb, xp, xg = 0.0, 3.9, -2.35, 6.5
+    w, wb, h, dy = 2.3, 2.9, 0.62, 1.0
     fs = 10
+    fig, ax = plt.subplots(figsize=(7.4, 8.2), dpi=80)
     shape0 = input_shape or f"{model.in_channels}×{model.size}×{model.size}"
-    _box(ax, x0, y_f, 1.0, h, f"x\n{shape0}", "white", fs)
-    for i, (fwd, bwd, shape, param) in enumerate(layers):
-        x = (i + 1) * step
-        if fwd == "softmax_cross_entropy":
-            text = "softmax_\ncross_entropy"
-            bname = "softmax_cross\n_entropy\n_backward"
-        else:
-            text = f"{fwd}\n{shape}"
-            bname = bwd.replace("_backward", "\n_backward")
-        _box(ax, x, y_f, w, h, text, FORWARD_COLOR, fs if len(fwd) < 12 else fs - 1)
-        _box(ax, x, y_b, w, hb, bname, BACKWARD_COLOR, fs - 1)
-        prev = x0 + 0.5 if i == 0 else x - step + w / 2
-        _arrow(ax, (prev, y_f), (x - w / 2, y_f))
-        # the backward pass reads the forward pass's cache
-        _arrow(ax, (x, y_f - h / 2), (x, y_b + hb / 2), color="#999999", ls=":", lw=0.9)
-        if i < n - 1:
-            _arrow(ax, (x + step - w / 2, y_b), (x + w / 2, y_b), color="#c0504d", lw=1.4)
-        if param:
-            _box(ax, x, y_p, w * 0.8, 0.46, param, PARAM_COLOR, fs)
-            _arrow(ax, (x, y_p - 0.23), (x, y_f + h / 2))
-            ax.text(x, y_b - 0.8, "∂L/∂" + param.replace(", ", ", ∂L/∂"), ha="center",
-                    va="center", fontsize=fs, color="#2e7d32")
-            _arrow(ax, (x, y_b - hb / 2), (x, y_b - 0.64), color="#2e7d32", lw=1.2)
-    x_last = n * step
-    ax.text(x_last + w / 2 + 0.1, y_f, "L", ha="left", va="center", fontsize=fs + 2)
-    _arrow(ax, (step - w / 2, y_b), (x0 + 0.45, y_b), color="#c0504d", lw=1.4)
-    ax.text(x0 - 0.1, y_b, "∂L/∂x\n(unused)", ha="center", va="center", fontsize=fs - 1,
+    _box(ax, xf, 0, w, h, f"x  {shape0}", "white", fs)
+    ax.text(xb, 0, "∂L/∂x (not needed)", ha="center", va="center", fontsize=fs - 1,
             color="#777777")
-    ax.text(x0 - 0.5, y_f + 0.75, "forward →", ha="left", va="bottom", fontsize=fs)
-    ax.text(x0 - 0.5, y_b + 0.72, "← backward", ha="left", va="bottom", fontsize=fs,
+    for i, (fwd, bwd, shape, param) in enumerate(layers):
+        y = -(i + 1) * dy
+        _box(ax, xf, y, w, h, f"{fwd}\n{shape}", FORWARD_COLOR, fs if len(fwd) < 14 else fs - 1)
+        label = bwd.replace("entropy_", "entropy\n_") if len(bwd) > 22 else bwd
+        _box(ax, xb, y, wb, h, label, BACKWARD_COLOR, fs)
+        _arrow(ax, (xf, y + dy - h / 2), (xf, y + h / 2))
+        _arrow(ax, (xf + w / 2, y), (xb - wb / 2, y), color="#999999", ls=":", lw=0.9)
+        _arrow(ax, (xb, y + h / 2), (xb, y + dy - (h / 2 if i else 0.2)), color="#c0504d",
+               lw=1.5)
+        if param:
+            _box(ax, xp, y, 1.5, 0.5, param, PARAM_COLOR, fs)
+            _arrow(ax, (xp + 0.75, y), (xf - w / 2, y))
+            ax.text(xg - 0.6, y, "∂L/∂" + param.replace(", ", "\n∂L/∂"), ha="left",
+                    va="center", fontsize=fs, color="#2e7d32")
+            _arrow(ax, (xb + wb / 2, y), (xg - 0.65, y), color="#2e7d32", lw=1.2)
+    y_loss = -(n + 1) * dy
+    _box(ax, xf, y_loss, 1.0, 0.5, "L", "white", fs + 1)
+    _arrow(ax, (xf, y_loss + dy - h / 2), (xf, y_loss + 0.25))
+    ax.text(xb, y_loss, "∂L/∂L = 1", ha="center", va="center", fontsize=fs - 1,
+            color="#777777")
+    _arrow(ax, (xb, y_loss + 0.2), (xb, y_loss + dy - h / 2), color="#c0504d", lw=1.5)
+    ax.text(xf, 0.75, "forward ↓", ha="center", va="bottom", fontsize=fs + 1)
+    ax.text(xb, 0.75, "backward ↑", ha="center", va="bottom", fontsize=fs + 1,
             color="#c0504d")
-    ax.set_xlim(-0.7, x_last + w / 2 + 0.5)
-    ax.set_ylim(-1.1, 3.65)
+    ax.set_xlim(xp - 0.85, xg + 1.0)
+    ax.set_ylim(y_loss - 0.45, 1.2)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout(pad=0.2)
