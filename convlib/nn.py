@@ -89,6 +89,8 @@ def linear_backward(grad_output: np.ndarray, x: np.ndarray,
         grad_input  = grad_output @ weight          (N, in_features)
         grad_weight = grad_output.T @ x             (out_features, in_features)
         grad_bias   = grad_output.sum(axis=0)       (out_features,)
+
+    Each has the shape of what it differentiates.
     """
     x, weight = _check_linear(x, weight)
     g = as_array(grad_output, "grad_output", 2, "(N, out_features)")
@@ -124,6 +126,8 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``log softmax`` over the last axis, computed stably with the log-sum-exp trick::
 
         log_softmax(z)_k = z_k - m - log sum_j exp(z_j - m),   m = max_j z_j
+
+    Every exponent is at most 0, so nothing overflows.
     """
     z = as_array(logits, "logits")
     shifted = z - z.max(axis=-1, keepdims=True)
@@ -166,6 +170,8 @@ def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np
     """Gradient of :func:`softmax_cross_entropy` with respect to the logits::
 
         dL/dlogits = (softmax(logits) - onehot(labels)) / N
+
+    ``logits: (N, classes)``, ``labels: (N,)`` int; the result has the shape of ``logits``.
     """
     z = _check_ce(logits, labels)
     grad = softmax(z)
@@ -290,7 +296,7 @@ class SmallCNN:
 
     @property
     def features(self) -> int:
-        """Inputs of the linear layer: ``channels[1] * (size // 4) ** 2``."""
+        """The number of inputs of the linear layer, ``channels[1] * (size // 4) ** 2``."""
         return self.channels[1] * (self.size // 4) ** 2
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
