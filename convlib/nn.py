@@ -343,22 +343,23 @@ class SmallCNN:
         logits = linear(c["f"], params["fc.weight"], params["fc.bias"])
         return logits, c
 
-    def backward(self, params: Mapping[str, np.ndarray], cache: Mapping[str, np.ndarray],
+    def backward(self, params: Mapping[str, np.ndarray],
+                 cache: Mapping[str, np.ndarray],
                  grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         """One gradient per parameter: the backward functions, last layer first."""
         k1, k2 = self.kernel_sizes
-        c, grads = cache, {}
-        g, grads["fc.weight"], grads["fc.bias"] = linear_backward(grad_logits, c["f"],
-                                                                  params["fc.weight"])
+        c, p, grads = cache, params, {}
+        g, grads["fc.weight"], grads["fc.bias"] = linear_backward(
+            grad_logits, c["f"], p["fc.weight"])
         g = flatten_backward(g, c["p2"].shape)
         g = F.max_pool2d_backward(g, c["i2"], c["r2"].shape)
         g = relu_backward(g, c["a2"])
         g, grads["conv2.weight"], grads["conv2.bias"] = F.conv2d_backward(
-            g, c["p1"], params["conv2.weight"], padding=k2 // 2)
+            g, c["p1"], p["conv2.weight"], padding=k2 // 2)
         g = F.max_pool2d_backward(g, c["i1"], c["r1"].shape)
         g = relu_backward(g, c["a1"])
         _, grads["conv1.weight"], grads["conv1.bias"] = F.conv2d_backward(
-            g, c["x"], params["conv1.weight"], padding=k1 // 2)
+            g, c["x"], p["conv1.weight"], padding=k1 // 2)
         return grads
 
     def loss_and_grads(self, params: Mapping[str, np.ndarray], x: np.ndarray,
