@@ -1,0 +1,134 @@
+"""The chapter-15 exercise (exercises/tasks/ch15.py): right answers pass, each typical mistake
+gets its own diagnosis. The learner functions are written here, independently of the
+references (plain numpy and convlib.functional); each wrong one makes exactly one mistake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import convlib.functional as F
+from exercises.tasks.ch15 import MODEL, PARAM_NAMES, q1, q2, q3, q4, q5, q6
+
+pytestmark = pytest.mark.exercises
+
+
+def relu_backward(grad_output, x, *, mode="ok"):
+    mask = {"ge": x >= 0, "grad": grad_output > 0}.get(mode, x > 0)
+    return np.where(mask, grad_output, 0).astype(grad_output.dtype)
+
+
+def linear_backward(grad_output, x, weight, *, mode="ok"):
+    n = len(x) if mode == "mean" else 1
+    gw = grad_output.T @ x
+    return grad_output @ weight, (gw.T if mode == "transposed" else gw) / n, grad_output.sum(0) / n
+
+
+def softmax_cross_entropy(logits, labels, *, mode="ok"):
+    n = len(logits)
+    s = logits - logits.max(axis=1, keepdims=True)
+    log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    loss = -log_p[np.arange(n), labels].mean()
+    g = np.exp(log_p)
+    if mode != "no_onehot":
+        g[np.arange(n), labels] -= 1
+    if mode == "sign":
+        g = -g
+    return float(loss * (n if mode == "loss_sum" else 1)), g / (1 if mode == "no_mean" else n)
+
+
+def cnn_backward(grad_logits, cache, params, *, mode="ok"):
+    g, gw3, gb3 = linear_backward(grad_logits, cache["f"], params["fc.weight"])
+    g = g.reshape(cache["p2"].shape)
+    pool = ((lambda g, i, r: F.avg_pool2d_backward(g, r.shape, 2)) if mode == "avg" else
+            (lambda g, i, r: F.max_pool2d_backward(g, i, r.shape)))
+    relu = (lambda g, a: g) if mode == "no_relu" else relu_backward
+    g = relu(pool(g, cache["i2"], cache["r2"]), cache["a2"])
+    g, gw2, gb2 = F.conv2d_backward(g, cache["p1"], params["conv2.weight"], padding=1)
+    g = relu(pool(g, cache["i1"], cache["r1"]), cache["a1"])
+    _, gw1, gb1 = F.conv2d_backward(g, cache["x"], params["conv1.weight"], padding=1)
+    return gw1, gb1, gw2, gb2, gw3, gb3
+
+
+def sgd_momentum_step(param, grad, buffer, lr, momentum, weight_decay=0.0, *, mode="ok"):
+    d = grad + (0 if mode == "decay_after" else weight_decay) * param
+    scale = {"lr_inside": lr, "dampened": 1 - momentum}.get(mode, 1.0)
+    new_buffer = d * scale if buffer is None else momentum * buffer + d * scale
+    if mode == "lr_inside":
+        return param - new_buffer, new_buffer
+    step = d if mode == "no_momentum" else new_buffer
+    if mode == "decay_after":
+        step = step + weight_decay * param
+    return param - lr * step, new_buffer
+
+
+def train_step(params, buffers, x, labels, lr, momentum, *, mode="ok"):
+    logits, cache = MODEL.forward(params, x)
+    loss, grad_logits = softmax_cross_entropy(logits, labels)
+    grads = dict(zip(PARAM_NAMES, cnn_backward(grad_logits, cache, params)))
+    new_p, new_b = {}, {}
+    for k in PARAM_NAMES:
+        new_p[k], new_b[k] = sgd_momentum_step(params[k], grads[k], buffers.get(k), lr, momentum)
+        if mode == "uphill":
+            new_p[k] = params[k] + lr * new_b[k]
+        if mode == "in_place":
+            params[k] -= lr * new_b[k]
+            new_p[k] = params[k]
+    if mode == "two_results":
+        return loss, new_p
+    return loss, new_p, new_b
+
+
+def _with(fn, mode):
+    def wrapped(*args, **kwargs):
+        return fn(*args, **kwargs, mode=mode)
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+@pytest.mark.parametrize("task, fn", [(q1, relu_backward), (q2, linear_backward),
+                                      (q3, softmax_cross_entropy), (q4, cnn_backward),
+                                      (q5, sgd_momentum_step), (q6, train_step)],
+                         ids=["q1", "q2", "q3", "q4", "q5", "q6"])
+def test_right_answers_pass(task, fn):
+    result = task.run(fn)
+    assert result.status == "passed", result.message
+
+
+@pytest.mark.parametrize("task, fn, mode, diagnosis", [
+    (q1, relu_backward, "ge", "gradient passed at x = 0"),
+    (q1, relu_backward, "grad", "mask from the gradient"),
+    (q2, linear_backward, "mean", "gradients averaged over the batch"),
+    (q2, linear_backward, "transposed", None),
+    (q3, softmax_cross_entropy, "no_mean", "no division by N"),
+    (q3, softmax_cross_entropy, "loss_sum", "loss summed over the batch"),
+    (q3, softmax_cross_entropy, "sign", "sign flipped"),
+    (q3, softmax_cross_entropy, "no_onehot", "one-hot not subtracted"),
+    (q4, cnn_backward, "no_relu", "ReLU skipped"),
+    (q4, cnn_backward, "avg", "pooling backward spread over the window"),
+    (q5, sgd_momentum_step, "lr_inside", "learning rate inside the buffer"),
+    (q5, sgd_momentum_step, "dampened", "gradient scaled by (1 - momentum)"),
+    (q5, sgd_momentum_step, "no_momentum", "the step ignores the buffer"),
+    (q5, sgd_momentum_step, "decay_after", "weight decay added after the momentum"),
+    (q6, train_step, "uphill", "step uphill"),
+])
+def test_each_mistake_is_diagnosed(task, fn, mode, diagnosis):
+    result = task.run(_with(fn, mode))
+    assert result.status == "failed", result.message
+    if diagnosis is None:  # a wrong shape: the message says which result and which shapes
+        assert "wrong shape" in result.message, result.message
+    else:
+        assert result.diagnosis is not None and result.diagnosis.startswith(diagnosis), result.message
+
+
+def test_gradient_check_reports_central_differences_on_a_wrong_backward():
+    result = q4.run(_with(cnn_backward, "no_relu"))
+    assert "Gradient check (central differences" in result.message
+    assert "fc.weight relative error" in result.message
+
+
+def test_train_step_with_the_wrong_structure_or_in_place_is_caught():
+    result = q6.run(_with(train_step, "two_results"))
+    assert result.status == "failed" and "(loss, new_params, new_buffers)" in result.message
+    result = q6.run(_with(train_step, "in_place"))
+    assert result.status == "failed" and "changed params[" in result.message, result.message
