@@ -110,17 +110,22 @@ def glossary_entries() -> list[tuple[list[str], list[str]]]:
     return pairs
 
 
+#: names that Chinese texts keep in Latin letters: acronyms (ReLU, SGD, NCHW, MAC) and softmax
+KEPT_AS_IS = re.compile(r"^(?:[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]*|softmax)$")
+
+
 def term_mismatches(pairs, messages) -> list[str]:
     """Messages whose English prose uses a glossary term but whose translation has none of the
-    term's Chinese names."""
+    term's Chinese names (a name kept in Latin letters, like ReLU, may also stay as it is)."""
     found = []
     for english, chinese in pairs:
         patterns = [re.compile(rf"(?<![\w-]){re.escape(e)}s?(?![\w-])", re.I) for e in english]
+        kept = [e for e in english if KEPT_AS_IS.match(e)]
         for msgid, msgstr in messages:
             prose = NOT_PROSE.sub(" ", msgid)
             if not any(p.search(prose) for p in patterns):
                 continue
-            if not any(name in msgstr for name in chinese):
+            if not any(name in msgstr for name in chinese + kept):
                 found.append(f"{english[0]!r} -> one of {chinese}: {msgstr[:60]!r}")
     return found
 
@@ -154,6 +159,10 @@ def test_term_check_catches_an_inconsistent_translation():
     bad = [("The receptive field grows.", "接受域变大。")]
     assert term_mismatches(pairs, good) == []
     assert len(term_mismatches(pairs, bad)) == 1
+    # acronyms may stay in Latin letters, ordinary terms may not
+    relu = [(["ReLU"], ["线性整流函数"])]
+    assert term_mismatches(relu, [("Apply ReLU.", "应用 ReLU。")]) == []
+    assert len(term_mismatches(pairs, [("The receptive field.", "receptive field。")])) == 1
     # code and role targets are not prose
     assert term_mismatches(pairs, [("Call `receptive field`.", "调用。")]) == []
 
