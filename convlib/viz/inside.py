@@ -148,7 +148,7 @@ def plot_feature_maps(maps: Mapping[str, np.ndarray], layers: Sequence[str],
     r0 = 0
     if image is not None:
         axes[0, 0].imshow(to_rgb(image), interpolation="nearest")
-        axes[0, 0].set_ylabel("input", fontsize=8)
+        axes[0, 0].set_ylabel("input", fontsize=10)
         for ax in axes[0, 1:]:
             ax.axis("off")
         r0 = 1
@@ -161,7 +161,7 @@ def plot_feature_maps(maps: Mapping[str, np.ndarray], layers: Sequence[str],
                 continue
             ax.imshow(fm[c], cmap="magma" if fm.min() >= 0 else "RdBu_r",
                       interpolation="nearest")
-        axes[r, 0].set_ylabel(f"{name}\n{fm.shape[0]}×{fm.shape[1]}×{fm.shape[2]}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{name}\n{fm.shape[0]}×{fm.shape[1]}×{fm.shape[2]}", fontsize=10)
     fig.tight_layout(pad=0.3)
     return fig
 
