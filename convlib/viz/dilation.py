@@ -135,8 +135,8 @@ def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 100) -> Figure:
     table = rf_growth_table(depth, size)
     styles = {"plain": ("#777777", "o", "3×3, stride 1"),
               "strided": ("#d94801", "^", "3×3, stride 2"),
-              "dilated": (COLORS["window"], "s", "3×3, dilation 1, 2, 4, … (same r as stride 2)")}
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 3.0), dpi=dpi)
+              "dilated": (COLORS["window"], "s", "3×3, dilation 1, 2, 4, …")}
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 3.3), dpi=dpi)
     layers = np.arange(1, depth + 1)
     for name, (col, mark, label) in styles.items():
         ls = "--" if name == "dilated" else "-"
@@ -153,8 +153,10 @@ def plot_rf_growth(depth: int = 6, size: int = 64, *, dpi: int = 100) -> Figure:
         integer_ticks(ax, "x")
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
-    a1.legend(fontsize=9)
-    fig.tight_layout()
+    # one legend for both panels, below them (off the data)
+    handles, labels = a1.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=9, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

@@ -89,9 +89,10 @@ def draw_erf(maps: Sequence, titles: Sequence[str], regions: Optional[Sequence] 
         raise ValueError(f"titles must have one entry per map ({len(maps)}), got {len(titles)}")
     if regions is not None and len(regions) != len(maps):
         raise ValueError(f"regions must have one entry per map ({len(maps)}), got {len(regions)}")
-    fig, axes = plt.subplots(1, len(maps), figsize=(min(2.6 * len(maps), 7.5), 2.8), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(min(2.4 * len(maps) + 0.9, 7.5), 2.8),
+                             dpi=dpi, squeeze=False)
     for n, (ax, m, t) in enumerate(zip(axes[0], maps, titles)):
-        ax.imshow(m / m.max() if m.max() > 0 else m, cmap="magma", vmin=0, vmax=1)
+        image = ax.imshow(m / m.max() if m.max() > 0 else m, cmap="magma", vmin=0, vmax=1)
         if regions is not None and regions[n] is not None:
             (r0, r1), (c0, c1) = regions[n]
             ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
@@ -100,7 +101,11 @@ def draw_erf(maps: Sequence, titles: Sequence[str], regions: Optional[Sequence] 
         ax.set_title(t, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
+    # colour means a value: the squared gradient relative to each map's maximum
+    bar = fig.colorbar(image, cax=fig.add_axes((0.88, 0.12, 0.02, 0.72)))
+    bar.set_label("gradient² / max", fontsize=9)
+    bar.ax.tick_params(labelsize=9)
     return fig
 
 

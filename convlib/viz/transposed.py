@@ -196,10 +196,14 @@ def plot_overlap(kernel_size: int, stride: int, size: int = 6, *, dpi: int = 100
     a1.set_yticks(range(int(counts.max()) + 1))
     verdict = "flat" if st["flat"] else f"uneven ({st['low']:g} / {st['high']:g})"
     a1.set_title(f"kernel {st['kernel_size']}, stride {st['stride']}: interior {verdict}", fontsize=10)
-    a2.imshow(st["counts_2d"], cmap="Blues", interpolation="nearest")
+    image = a2.imshow(st["counts_2d"], cmap="Blues", interpolation="nearest", vmin=0)
     a2.set_title("2-D: counts per output pixel", fontsize=10)
     a2.axis("off")
     fig.tight_layout()
+    bar = fig.colorbar(image, ax=a2, fraction=0.046, pad=0.04)  # colour means a count
+    bar.set_label("stamps", fontsize=9)
+    bar.ax.tick_params(labelsize=9)
+    integer_ticks(bar.ax, "y")
     return fig
 
 
