@@ -24,7 +24,11 @@ pytestmark = pytest.mark.book
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 #: inline code, MyST roles and their targets, math, link targets: never translated
-NOT_PROSE = re.compile(r"``.*?``|`[^`]*`|\{[\w:-]+\}|\$[^$]*\$|\]\([^)]*\)")
+NOT_PROSE = re.compile(
+    r"``.*?``|`[^`]*`|\{[\w:-]+\}|\$[^$]*\$|\]\([^)]*\)"
+    # a Jupyter kernel is not a convolution kernel
+    r"|\b(?:fresh|new|Python|Jupyter|IPython|Pyodide|live|browser|notebook's) kernels?\b"
+)
 
 
 def _catalog(path: Path):
@@ -161,6 +165,9 @@ def test_term_check_catches_an_inconsistent_translation():
     bad = [("The receptive field grows.", "接受域变大。")]
     assert term_mismatches(pairs, good) == []
     assert len(term_mismatches(pairs, bad)) == 1
+    # the Jupyter kernel is another word
+    kernel = [(["kernel"], ["卷积核"])]
+    assert term_mismatches(kernel, [("Run it in a fresh kernel.", "在新的内核中运行。")]) == []
     # the English column of a 术语 table stays English; an English sentence may not
     assert term_mismatches(pairs, [("receptive field", "receptive field")]) == []
     sentence = "The receptive field grows with every layer."
