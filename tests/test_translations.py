@@ -27,7 +27,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 NOT_PROSE = re.compile(
     r"``.*?``|`[^`]*`|\{[\w:-]+\}|\$[^$]*\$|\]\([^)]*\)"
     # a Jupyter kernel is not a convolution kernel
-    r"|\b(?:fresh|new|Python|Jupyter|IPython|Pyodide|live|browser|notebook's) kernels?\b"
+    r"|\b(?:fresh|new|running|Python|Jupyter|IPython|Pyodide|live|browser|notebook's) kernels?\b"
 )
 
 
