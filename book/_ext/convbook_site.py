@@ -4,6 +4,12 @@
   made by :mod:`convlib.widgets.player` while the book's notebooks execute with
   ``CONVBOOK_STATIC=1``) gets ``convbook-player.js`` / ``.css`` (from ``book/_ext/static``).
   A page that renders no ipywidgets view any more does not load the 4.4 MB widget manager.
+- Chinese that renders everywhere: after every HTML build, the Chinese (CJK) characters of all
+  built pages are cut out of Noto Sans SC (PyPI ``pylopdf-fonts-zh-cn``, SIL OFL 1.1, see
+  ``book/_vendor/SOURCES.txt``) with fontTools' subsetter into ``_static/convbook-cjk.woff2``;
+  ``convbook-cjk.css`` declares it (``unicode-range``: only those characters) at the end of a
+  font stack that tries the reader's own CJK fonts first. The subset is made again only when
+  the set of characters changes (a Chinese edition adds its pages' characters automatically).
 - Console clean: sphinx-thebe registers its inline config ``<script>`` (``const THEBE_JS_URL``)
   twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared":
   duplicate scripts are dropped from every page. pydata-sphinx-theme logs "Got invalid theme
@@ -13,7 +19,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 PLAYER_MARK = 'class="cb-player"'
@@ -51,7 +63,109 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = keep
 
 
+# ---- the CJK web font ------------------------------------------------------------------------
+
+CJK_FAMILY = "ConvBook CJK"
+CJK_FONT = "convbook-cjk.woff2"
+CJK_CSS = "convbook-cjk.css"
+# Han ideographs, CJK punctuation, full-width forms (what a browser draws with a CJK font)
+CJK_RE = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff"
+                    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+# the reader's own fonts first (macOS, Windows, Linux, Android), the shipped subset last
+READER_CJK = ('"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
+              '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei"')
+
+
+def cjk_font_source() -> Path | None:
+    """Noto Sans SC Regular (OTF) from the ``pylopdf-fonts-zh-cn`` package, if installed."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    return path if path.is_file() else None
+
+
+def site_cjk_chars(outdir: Path) -> str:
+    """Every CJK character in the text of the built pages (the JupyterLite app excluded)."""
+    chars: set[str] = set()
+    for page in Path(outdir).rglob("*.html"):
+        if "lite" in page.relative_to(outdir).parts[:1]:
+            continue
+        chars.update(CJK_RE.findall(page.read_text(encoding="utf-8", errors="replace")))
+    return "".join(sorted(chars))
+
+
+def _ranges(chars: str) -> str:
+    """CSS unicode-range of a sorted string of characters (consecutive code points merged)."""
+    points = [ord(c) for c in chars]
+    out, start = [], None
+    for i, p in enumerate(points):
+        start = p if start is None else start
+        if i + 1 == len(points) or points[i + 1] != p + 1:
+            out.append(f"U+{start:X}" if start == p else f"U+{start:X}-{p:X}")
+            start = None
+    return ", ".join(out)
+
+
+def subset_cjk_font(source: Path, chars: str, target: Path) -> int:
+    """Cut ``chars`` out of the font ``source`` into the WOFF2 ``target``; its size in bytes."""
+    from fontTools import subset
+
+    options = subset.Options()
+    options.flavor = "woff2"
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]  # keep the names (and the licence notice, name ID 13/14)
+    options.notdef_outline = True
+    font = subset.load_font(str(source), options)
+    sub = subset.Subsetter(options)
+    sub.populate(text=chars)
+    sub.subset(font)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subset.save_font(font, str(target), options)
+    return target.stat().st_size
+
+
+def cjk_css(chars: str) -> str:
+    stack = f'{READER_CJK}, "{CJK_FAMILY}"'
+    return (
+        "/* ConvBook: Chinese glyphs. The reader's own CJK fonts come first; the shipped subset "
+        "of Noto Sans SC (SIL OFL 1.1) is used where none is installed. Made by "
+        "book/_ext/convbook_site.py */\n"
+        f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{CJK_FONT}") format("woff2"); '
+        f"font-display: swap; unicode-range: {_ranges(chars) or 'U+4E00'}; }}\n"
+        f":root {{ --pst-font-family-base: var(--pst-font-family-base-system), {stack}, "
+        "sans-serif;\n"
+        f"  --pst-font-family-heading: var(--pst-font-family-base-system), {stack}, sans-serif;\n"
+        f"  --pst-font-family-monospace: var(--pst-font-family-monospace-system), {stack}, "
+        "monospace; }\n")
+
+
+def _build_cjk_font(app, error) -> None:
+    if error is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    static = outdir / "_static"
+    chars = site_cjk_chars(outdir)
+    stamp = static / "convbook-cjk.chars"
+    font = static / CJK_FONT
+    (static / CJK_CSS).write_text(cjk_css(chars), encoding="utf-8")
+    digest = hashlib.sha256(chars.encode()).hexdigest()
+    if font.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return
+    source = cjk_font_source()
+    if source is None:
+        logger.warning("[convbook-site] no CJK font to ship (pip install -r requirements.txt "
+                       "installs pylopdf-fonts-zh-cn): Chinese text needs the reader's own font")
+        return
+    size = subset_cjk_font(source, chars, font)
+    stamp.write_text(digest)
+    logger.info(f"[convbook-site] {CJK_FONT}: {len(chars)} CJK characters, {size / 1024:.1f} kB")
+
+
 def setup(app):
     app.connect("config-inited", _config_inited, priority=600)
     app.connect("html-page-context", _page_context, priority=900)
+    app.connect("build-finished", _build_cjk_font, priority=300)
+    app.add_css_file(CJK_CSS)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

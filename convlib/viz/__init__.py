@@ -67,3 +67,7 @@ __all__ = [
     "upsample",
     "draw_sampling_grids", "draw_bilinear", "plot_offset_fit",
 ]
+
+from convlib.cjk import use_cjk_font as _use_cjk_font  # noqa: E402
+
+_use_cjk_font()  # Chinese in a figure: the same Noto Sans SC as the web pages (convlib/cjk.py)
