@@ -13,8 +13,8 @@
 - Console clean: sphinx-thebe registers its inline config ``<script>`` (``const THEBE_JS_URL``)
   twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared":
   duplicate scripts are dropped from every page. pydata-sphinx-theme logs "Got invalid theme
-  mode" on a first visit because Jupyter Book leaves ``default_mode`` empty: it is set to
-  ``auto`` (what the theme falls back to anyway).
+  mode" on a first visit because Jupyter Book leaves ``default_mode`` (an ``html_context``
+  value) empty: it is set to ``auto`` (what the theme falls back to anyway).
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 def _config_inited(app, config) -> None:
     config.html_static_path = [*config.html_static_path, str(STATIC)]
-    options = dict(config.html_theme_options or {})
-    options.setdefault("default_mode", "auto")
-    config.html_theme_options = options
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "auto")  # pydata-sphinx-theme reads it from the context
+    config.html_context = context
 
 
 def _is_widget_asset(js) -> bool:
@@ -55,12 +55,19 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     if PLAYER_MARK in body:
         app.add_js_file("convbook-player.js", loading_method="defer")
         app.add_css_file("convbook-player.css")
-    keep = []
-    for js in dict.fromkeys(scripts):  # same file / same inline body: once
-        if WIDGET_VIEW not in body and _is_widget_asset(js):
-            continue
-        keep.append(js)
-    scripts[:] = keep
+    scripts[:] = [js for js in scripts
+                  if WIDGET_VIEW in body or not _is_widget_asset(js)]
+    # the same <script> tag once per page, whoever added it and when (sphinx-thebe registers
+    # its `const THEBE_JS_URL` script twice; a second `const` throws)
+    render, written = context.get("js_tag"), set()
+    if render is not None:
+        def js_tag(js):
+            tag = str(render(js))
+            if tag in written:
+                return ""
+            written.add(tag)
+            return tag
+        context["js_tag"] = js_tag
 
 
 # ---- the CJK web font ------------------------------------------------------------------------
