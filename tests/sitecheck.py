@@ -609,7 +609,10 @@ def _platform_font_problems(context, tab, page: str) -> list[str]:
         nonlocal seen
         if node.get("nodeType") == 3 and han.search(node.get("nodeValue", "")):
             fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": parent_id})["fonts"]
-            count = len(han.findall(node["nodeValue"]))
+            if not fonts:  # not drawn at all (display: none, e.g. the print-only title)
+                fonts = None
+            count = len(han.findall(node["nodeValue"])) if fonts else 0
+            fonts = fonts or []
             custom = sum(f["glyphCount"] for f in fonts if f.get("isCustomFont"))
             seen += 1
             if custom < count:
@@ -618,7 +621,14 @@ def _platform_font_problems(context, tab, page: str) -> list[str]:
         for child in node.get("children", []):
             walk(child, node["nodeId"])
 
-    walk(root, root["nodeId"])
+    body = cdp.send("DOM.querySelector", {"nodeId": root["nodeId"], "selector": "body"})
+    stack = [root]
+    while stack:  # the <body> node of the tree (text in <head>, the <title>, is not drawn)
+        node = stack.pop()
+        if node["nodeId"] == body["nodeId"]:
+            walk(node, node["nodeId"])
+            break
+        stack.extend(node.get("children", []))
     cdp.detach()
     if bad:
         return [f"{page}: {len(bad)} of {seen} text nodes with Chinese are not drawn with the "

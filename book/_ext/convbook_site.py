@@ -7,7 +7,8 @@
 - Chinese that renders everywhere: after every HTML build, the Chinese (CJK) characters of all
   built pages are cut out of Noto Sans SC (PyPI ``pylopdf-fonts-zh-cn``, SIL OFL 1.1, see
   ``book/_vendor/SOURCES.txt``) with fontTools' subsetter into ``_static/convbook-cjk.woff2``;
-  ``convbook-cjk.css`` declares it (``unicode-range``: only those characters) at the end of a
+  ``convbook-cjk.css`` declares it inline as a data: URI (Chromium refuses font files on
+  file:// pages), with ``unicode-range``: only those characters) at the end of a
   font stack that tries the reader's own CJK fonts first. The subset is made again only when
   the set of characters changes (a Chinese edition adds its pages' characters automatically).
 - Console clean: sphinx-thebe registers its inline config ``<script>`` (``const THEBE_JS_URL``)
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from pathlib import Path
@@ -103,6 +105,10 @@ def site_cjk_chars(outdir: Path) -> str:
     return "".join(sorted(chars))
 
 
+CJK_JS = ("document.fonts && document.fonts.load('1em \"ConvBook CJK\"', '\\u4e2d')"
+          ".then(function () { document.documentElement.classList.add('cb-cjk-loaded'); });")
+
+
 def _ranges(chars: str) -> str:
     """CSS unicode-range of a sorted string of characters (consecutive code points merged)."""
     points = [ord(c) for c in chars]
@@ -133,19 +139,27 @@ def subset_cjk_font(source: Path, chars: str, target: Path) -> int:
     return target.stat().st_size
 
 
-def cjk_css(chars: str) -> str:
+def cjk_css(chars: str, font: bytes | None = None) -> str:
+    """The font stack, and the shipped face inline (a data: URI: Chromium refuses a font file
+    from a file:// page, where the book is mostly read; 58 kB of WOFF2 is ~77 kB of base64)."""
     stack = f'{READER_CJK}, "{CJK_FAMILY}"'
+    src = (f"data:font/woff2;base64,{base64.b64encode(font).decode('ascii')}" if font
+           else CJK_FONT)
     return (
         "/* ConvBook: Chinese glyphs. The reader's own CJK fonts come first; the shipped subset "
         "of Noto Sans SC (SIL OFL 1.1) is used where none is installed. Made by "
         "book/_ext/convbook_site.py */\n"
-        f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{CJK_FONT}") format("woff2"); '
+        f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{src}") format("woff2"); '
         f"font-display: swap; unicode-range: {_ranges(chars) or 'U+4E00'}; }}\n"
         f":root {{ --pst-font-family-base: var(--pst-font-family-base-system), {stack}, "
         "sans-serif;\n"
         f"  --pst-font-family-heading: var(--pst-font-family-base-system), {stack}, sans-serif;\n"
         f"  --pst-font-family-monospace: var(--pst-font-family-monospace-system), {stack}, "
-        "monospace; }\n")
+        "monospace; }\n"
+        # Chromium keeps the tofu it drew before the face loaded in some boxes (the sidebar):
+        # once loaded (convbook-cjk.js), a changed font list makes every box shape its text again
+        f'html.cb-cjk-loaded {{ --pst-font-family-base: var(--pst-font-family-base-system), '
+        f'{stack}, "ConvBook reflow", sans-serif; }}\n')
 
 
 def _build_cjk_font(app, error) -> None:
@@ -156,18 +170,20 @@ def _build_cjk_font(app, error) -> None:
     chars = site_cjk_chars(outdir)
     stamp = static / "convbook-cjk.chars"
     font = static / CJK_FONT
-    (static / CJK_CSS).write_text(cjk_css(chars), encoding="utf-8")
     digest = hashlib.sha256(chars.encode()).hexdigest()
-    if font.is_file() and stamp.is_file() and stamp.read_text() == digest:
-        return
-    source = cjk_font_source()
-    if source is None:
-        logger.warning("[convbook-site] no CJK font to ship (pip install -r requirements.txt "
-                       "installs pylopdf-fonts-zh-cn): Chinese text needs the reader's own font")
-        return
-    size = subset_cjk_font(source, chars, font)
-    stamp.write_text(digest)
-    logger.info(f"[convbook-site] {CJK_FONT}: {len(chars)} CJK characters, {size / 1024:.1f} kB")
+    if not (font.is_file() and stamp.is_file() and stamp.read_text() == digest):
+        source = cjk_font_source()
+        if source is None:
+            logger.warning("[convbook-site] no CJK font to ship (pip install -r "
+                           "requirements.txt installs pylopdf-fonts-zh-cn): Chinese text "
+                           "needs the reader's own font")
+            (static / CJK_CSS).write_text(cjk_css(chars), encoding="utf-8")
+            return
+        size = subset_cjk_font(source, chars, font)
+        stamp.write_text(digest)
+        logger.info(f"[convbook-site] {CJK_FONT}: {len(chars)} CJK characters, "
+                    f"{size / 1024:.1f} kB")
+    (static / CJK_CSS).write_text(cjk_css(chars, font.read_bytes()), encoding="utf-8")
 
 
 def setup(app):
@@ -175,4 +191,5 @@ def setup(app):
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _build_cjk_font, priority=300)
     app.add_css_file(CJK_CSS)
+    app.add_js_file(None, body=CJK_JS)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
