@@ -646,7 +646,7 @@ def lite_file_problems(context, html_dir: Path, page: str) -> list[str]:
         if not button.count():
             return [f"{page}: has no try-live button"]
         opened = []
-        context.on("page", opened.append)
+        context.on("page", lambda p: opened.append(p))
         button.click()
         tab.wait_for_timeout(500)
         note = tab.locator(".convbook-file-note").first
@@ -683,8 +683,15 @@ def lite_http_problems(context, base_url: str, html_dir: Path, page: str) -> lis
             cells.first.wait_for(timeout=60_000)
         except Exception:  # noqa: BLE001 (playwright's TimeoutError)
             return [f"{page}: the JupyterLite notebook {m.group(1)} shows no cells"]
+        for _ in range(60):  # the notebook renders its cells a few at a time
+            if cells.count() >= 3:
+                break
+            tab.wait_for_timeout(500)
         if cells.count() < 3:
             return [f"{page}: the JupyterLite notebook shows only {cells.count()} cell(s)"]
+        text = tab.locator(".jp-Notebook").inner_text()
+        if "%pip install" not in text:
+            return [f"{page}: the JupyterLite notebook does not show the chapter's setup cell"]
         return []
     finally:
         tab.close()
