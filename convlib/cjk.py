@@ -8,6 +8,7 @@ Sans. Without the package it does nothing and returns ``None``. ``convlib.viz`` 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 __all__ = ["cjk_font_path", "use_cjk_font"]
@@ -23,6 +24,12 @@ def cjk_font_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _quiet_fallback(record: logging.LogRecord) -> bool:
+    """Drop matplotlib's "Failed to find font weight bold for Noto Sans SC" (the font has one
+    weight; bold Latin text never reaches it, and bold Chinese is drawn in the regular weight)."""
+    return "Noto Sans SC" not in record.getMessage()
+
+
 def use_cjk_font() -> str | None:
     """Register the CJK font with matplotlib (once) and append it to ``font.family``;
     returns its family name (``"Noto Sans SC"``) or ``None`` when it is not installed."""
@@ -35,6 +42,7 @@ def use_cjk_font() -> str | None:
     name = font_manager.FontProperties(fname=str(path)).get_name()
     if not any(f.name == name for f in font_manager.fontManager.ttflist):
         font_manager.fontManager.addfont(str(path))
+    logging.getLogger("matplotlib.font_manager").addFilter(_quiet_fallback)
     families = list(mpl.rcParams["font.family"])  # e.g. ["sans-serif"]: DejaVu Sans first
     if name not in families:
         mpl.rcParams["font.family"] = [*families, name]

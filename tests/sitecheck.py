@@ -492,6 +492,9 @@ def _pixels(locator) -> bytes:
 
     from PIL import Image
 
+    box = locator.bounding_box()
+    if not box or box["width"] < 1 or box["height"] < 1:
+        return b"(not drawn)"
     image = Image.open(io.BytesIO(locator.screenshot(animations="disabled")))
     return image.size[0].to_bytes(4, "big") + image.convert("RGB").tobytes()
 
@@ -510,7 +513,7 @@ def player_problems(tab, page: str) -> list[str]:
         if p["controls"] == 0:
             problems.append(f"{where} has no controls")
             continue
-        views = tab.locator("div.cb-player").nth(i).locator(".cb-slot")
+        views = tab.locator("div.cb-player").nth(i).locator(".cb-view")
         for j in range(p["controls"]):
             ctl = tab.evaluate(_PLAYER_CONTROL_JS, [i, j])
             if ctl["n"] < 2:

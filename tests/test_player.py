@@ -57,6 +57,9 @@ def test_control_grid_fits_the_budget_and_holds_every_start(sizes, starts, budge
 def test_control_grid_thins_named_options_last() -> None:
     grid = control_grid((4, 30), (0, 0), 40, fixed=(True, False))
     assert grid[0] == [0, 1, 2, 3] and len(grid[1]) == 10
+    # a small budget: the sliders keep two values, the named options give way first
+    grid = control_grid((64, 32, 2, 5), (31, 15, 0, 0), 16, fixed=(False, False, False, True))
+    assert [len(g) for g in grid] == [2, 2, 2, 2]
 
 
 def test_control_grid_bad_input() -> None:

@@ -72,8 +72,9 @@ def control_grid(sizes: Sequence[int], starts: Sequence[int], max_states: int = 
     """For each control (``sizes[j]`` possible values, starting at index ``starts[j]``), the
     value indices the static player offers, so that the product is at most ``max_states``.
 
-    The control with the most points is thinned first (:func:`thin`); a control marked
-    ``fixed`` (a choice between named options) is thinned only when nothing else is left.
+    The control with the most points is thinned first (:func:`thin`), sliders down to two
+    values before a control marked ``fixed`` (a choice between named options), and no control
+    down to a single value while another still has more than two.
     """
     if len(sizes) != len(starts):
         raise ValueError("sizes and starts must have the same length")
@@ -83,9 +84,12 @@ def control_grid(sizes: Sequence[int], starts: Sequence[int], max_states: int = 
     counts = list(sizes)
     grid = [thin(n, c, s) for n, c, s in zip(sizes, counts, starts)]
     while math.prod(len(g) for g in grid) > max_states:
-        movable = [j for j in range(len(grid)) if len(grid[j]) > 1 and not fixed[j]]
-        if not movable:
-            movable = [j for j in range(len(grid)) if len(grid[j]) > 1]
+        # sliders down to two values first, then named choices, then anything to one value
+        for floor, pool in ((2, [not f for f in fixed]), (2, [True] * len(grid)),
+                            (1, [True] * len(grid))):
+            movable = [j for j in range(len(grid)) if len(grid[j]) > floor and pool[j]]
+            if movable:
+                break
         j = max(movable, key=lambda j: (len(grid[j]), -j))
         counts[j] = len(grid[j]) - 1
         grid[j] = thin(sizes[j], counts[j], starts[j])
@@ -278,7 +282,8 @@ def player_data(box, max_states: int = MAX_STATES, max_bytes: int = MAX_BYTES,
 
     fixed = [c.kind != "range" for c in controls]
     sizes = [len(c.values) for c in controls]
-    budget = max_states
+    # every control gets at least two values when the budget allows it at all
+    budget = min(max(max_states, 2 ** len(controls)), MAX_STATES)
     while True:
         chosen = dict(grid or {})
         for c, g, s in zip(controls, control_grid(sizes, starts, budget, fixed), starts):
