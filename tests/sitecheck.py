@@ -479,9 +479,10 @@ _PLAYER_MOVE_JS = """
 _PLAYER_CONTROL_JS = """
 ([i, j]) => {
   const el = document.querySelectorAll('div.cb-player')[i].querySelector(`[data-ctl="${j}"]`);
-  if (el.type === 'checkbox') return {at: el.checked ? 1 : 0, n: 2};
-  if (el.tagName === 'SELECT') return {at: el.selectedIndex, n: el.options.length};
-  return {at: +el.value, n: +el.max + 1};
+  if (el.type === 'hidden') return {at: 0, n: 1, fixed: true};
+  if (el.type === 'checkbox') return {at: el.checked ? 1 : 0, n: 2, fixed: false};
+  if (el.tagName === 'SELECT') return {at: el.selectedIndex, n: el.options.length, fixed: false};
+  return {at: +el.value, n: +el.max + 1, fixed: false};
 }
 """
 
@@ -514,8 +515,12 @@ def player_problems(tab, page: str) -> list[str]:
             problems.append(f"{where} has no controls")
             continue
         views = tab.locator("div.cb-player").nth(i).locator(".cb-view")
+        fixed = 0
         for j in range(p["controls"]):
             ctl = tab.evaluate(_PLAYER_CONTROL_JS, [i, j])
+            if ctl["fixed"]:  # shown as a fixed value (no room in the state budget)
+                fixed += 1
+                continue
             if ctl["n"] < 2:
                 problems.append(f"{where}: control {j} offers a single value")
                 continue
@@ -532,6 +537,8 @@ def player_problems(tab, page: str) -> list[str]:
             if not moved:
                 problems.append(f"{where}: moving control {j} ({start_text!r}) changes "
                                 "neither the picture nor the value it names")
+        if fixed == p["controls"]:
+            problems.append(f"{where}: every control is fixed: nothing to move")
     return problems
 
 

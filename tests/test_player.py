@@ -188,3 +188,24 @@ def test_arithmetic_explorer_states_equal_the_pure_view() -> None:
         seen.add((i, k, s, p, d))
     assert len(seen) == len(data["states"])  # no two grid points show the same setting
     assert (6, 3, 2, 1, 1) in seen
+
+
+def test_a_control_without_room_is_shown_fixed_not_dead() -> None:
+    noise = __import__("random").Random(1)
+    sliders = [W.IntSlider(0, min=0, max=5, description=f"s{j}") for j in range(3)]
+    view = W.HTML()
+
+    def refresh(_=None):  # incompressible views of ~4 kB: only a few states fit in 12 kB
+        view.value = "".join(noise.choice("abcdefghij") for _ in range(4000))
+
+    for sl in sliders:
+        sl.observe(refresh, names="value")
+    refresh()
+    data, skeleton = player_data(W.VBox([*sliders, view]), max_bytes=12_000)
+    assert len(data["strings"]) <= 12_000 and len(data["states"]) < 8
+    fixed = [j for j, n in enumerate(data["sizes"]) if n == 1]
+    assert fixed
+    for j in fixed:
+        assert f'<input type="hidden" data-ctl="{j}" value="0">' in skeleton
+    assert skeleton.count("(fixed in the static page)") == len(fixed)
+    assert skeleton.count('type="range"') == 3 - len(fixed)

@@ -237,10 +237,16 @@ def _control_html(j: int, c: Control) -> str:
     desc = _html.escape(c.description)
     labels = [c.labels[k] for k in c.grid]
     at = c.grid.index(c.index()) if c.index() in c.grid else 0
+    if len(labels) <= 1:  # no room in the budget: shown as a fixed value, not a dead control
+        return (f'<label class="cb-ctl cb-fixed"><span class="cb-desc">{desc}</span>'
+                f'<input type="hidden" data-ctl="{j}" value="0">'
+                f'<output class="cb-readout" data-readout="{j}">'
+                f"{_html.escape(c.readout())}</output>"
+                '<span class="cb-fixed-note">(fixed in the static page)</span></label>')
     if c.kind == "check":
         checked = " checked" if c.widget.value else ""
         field_ = f'<input type="checkbox" data-ctl="{j}"{checked}>'
-    elif c.kind == "select" or len(labels) <= 1:
+    elif c.kind == "select":
         opts = "".join(f'<option{" selected" if k == at else ""}>{_html.escape(t)}</option>'
                        for k, t in enumerate(labels))
         field_ = f'<select data-ctl="{j}">{opts}</select>'
