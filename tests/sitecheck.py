@@ -10,9 +10,12 @@ report it.
 - `check_page(context, base_url, page)`: one page in a Playwright browser context: HTTP 200,
   images decoded, `to_jshtml` animations complete and steerable, embedded widgets rendered,
   no local request failing, no JavaScript error (except the toolchain's own, listed with their
-  cause in KNOWN_TOOLCHAIN_ERRORS). Requests to any other host are aborted and recorded; a page
+  cause in KNOWN_TOOLCHAIN_ERRORS, now empty), every explorer player plays
+  (`player_problems`). Requests to any other host are aborted and recorded; a page
   whose images depend on one fails.
 - `check_search(context, base_url, html_dir, query)`: search page, index file, a real search.
+- `cjk_problems(context, base_url, page)`: every Chinese character drawn with the shipped font.
+- `lite_file_problems` / `lite_http_problems`: the live-notebook button from file:// and http.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 __all__ = [
+    "CJK_FAMILY",
     "KNOWN_TOOLCHAIN_ERRORS",
     "PageReport",
     "broken_local_links",
     "check_page",
     "check_search",
+    "cjk_problems",
+    "lite_file_problems",
+    "lite_http_problems",
+    "player_problems",
     "serve",
     "toc_docnames",
     "toc_pages",
@@ -309,15 +317,11 @@ _WIDGETS_JS = """
 """
 
 
-# Errors of the toolchain itself, not of the book, each with its cause. Matched as substrings;
-# a page's report lists them under `ignored` so they stay visible.
-KNOWN_TOOLCHAIN_ERRORS = {
-    "Identifier 'THEBE_JS_URL' has already been declared":
-        "sphinx-thebe 0.3.1 under Sphinx 7.4 writes its inline config <script> twice into every "
-        "page; the second copy fails to redeclare the const, the first one works",
-    "Got invalid theme mode: . Resetting to auto.":
-        "pydata-sphinx-theme logs this once on a first visit (nothing in localStorage yet)",
-}
+# Errors of the toolchain itself, not of the book, each with its cause, matched as substrings;
+# a page's report lists them under `ignored` so they stay visible. Empty: the two that were here
+# (sphinx-thebe's THEBE_JS_URL declared twice, pydata-sphinx-theme's "invalid theme mode" on a
+# first visit) are fixed at their cause by book/_ext/convbook_site.py.
+KNOWN_TOOLCHAIN_ERRORS: dict[str, str] = {}
 
 
 def _is_local(url: str, base_url: str) -> bool:
@@ -371,6 +375,7 @@ def check_page(context, base_url: str, page: str, timeout_ms: int = 30_000) -> P
             tab.wait_for_load_state("networkidle", timeout=5_000)
         report.problems += _image_problems(tab, page, base_url)
         report.problems += _animation_problems(tab, page)
+        report.problems += player_problems(tab, page)
         rendered = tab.evaluate(_WIDGETS_JS)
         for i, ok in enumerate(rendered):
             if not ok:
@@ -436,6 +441,270 @@ def _animation_problems(tab, page: str) -> list[str]:
         if not changed:
             problems.append(f"{page}: animation {i}: next-frame button changes nothing")
     return problems
+
+
+# ----------------------------------------------------------------------------------------------
+# Explorer players (convlib/widgets/player.py): every control moves the picture and its readout
+# ----------------------------------------------------------------------------------------------
+
+_PLAYER_READY_JS = """
+async () => {
+  const roots = Array.from(document.querySelectorAll('div.cb-player'));
+  const until = Date.now() + 15000;
+  while (Date.now() < until &&
+         roots.some(r => !r.classList.contains('cb-ready') && !r.classList.contains('cb-broken')))
+    await new Promise(done => setTimeout(done, 100));
+  return roots.map(r => ({ready: r.classList.contains('cb-ready'),
+                          broken: r.classList.contains('cb-broken'),
+                          note: (r.querySelector('.cb-player-note') || {}).textContent || '',
+                          controls: r.querySelectorAll('[data-ctl]').length}));
+}
+"""
+
+# move control j of player i to option k (index into its grid); returns its readout text
+_PLAYER_MOVE_JS = """
+([i, j, k]) => {
+  const root = document.querySelectorAll('div.cb-player')[i];
+  const el = root.querySelector(`[data-ctl="${j}"]`);
+  if (el.type === 'checkbox') el.checked = !!k;
+  else if (el.tagName === 'SELECT') el.selectedIndex = k;
+  else el.value = String(k);
+  el.dispatchEvent(new Event('input', {bubbles: true}));
+  el.dispatchEvent(new Event('change', {bubbles: true}));
+  const out = root.querySelector(`[data-readout="${j}"]`);
+  return out ? out.textContent : '';
+}
+"""
+
+_PLAYER_CONTROL_JS = """
+([i, j]) => {
+  const el = document.querySelectorAll('div.cb-player')[i].querySelector(`[data-ctl="${j}"]`);
+  if (el.type === 'hidden') return {at: 0, n: 1, fixed: true};
+  if (el.type === 'checkbox') return {at: el.checked ? 1 : 0, n: 2, fixed: false};
+  if (el.tagName === 'SELECT') return {at: el.selectedIndex, n: el.options.length, fixed: false};
+  return {at: +el.value, n: +el.max + 1, fixed: false};
+}
+"""
+
+
+def _pixels(locator) -> bytes:
+    """The element's rendered pixels (decoded, so equal pictures compare equal)."""
+    import io
+
+    from PIL import Image
+
+    box = locator.bounding_box()
+    if not box or box["width"] < 1 or box["height"] < 1:
+        return b"(not drawn)"
+    image = Image.open(io.BytesIO(locator.screenshot(animations="disabled")))
+    return image.size[0].to_bytes(4, "big") + image.convert("RGB").tobytes()
+
+
+def player_problems(tab, page: str) -> list[str]:
+    """Every static explorer player on the page plays: its data unpacks, and each control,
+    moved from the start to some other value of its grid, changes the picture (pixels of the
+    views) and the readout naming its value. Moves are one at a time from the start state."""
+    problems = []
+    players = tab.evaluate(_PLAYER_READY_JS)
+    for i, p in enumerate(players):
+        where = f"{page}: explorer player {i}"
+        if p["broken"] or not p["ready"]:
+            problems.append(f"{where} does not play: {p['note'].strip()[:200] or 'never ready'}")
+            continue
+        if p["controls"] == 0:
+            problems.append(f"{where} has no controls")
+            continue
+        views = tab.locator("div.cb-player").nth(i).locator(".cb-view")
+        fixed = 0
+        for j in range(p["controls"]):
+            ctl = tab.evaluate(_PLAYER_CONTROL_JS, [i, j])
+            if ctl["fixed"]:  # shown as a fixed value (no room in the state budget)
+                fixed += 1
+                continue
+            if ctl["n"] < 2:
+                problems.append(f"{where}: control {j} offers a single value")
+                continue
+            start_text = tab.evaluate(_PLAYER_MOVE_JS, [i, j, ctl["at"]])
+            before = [_pixels(views.nth(v)) for v in range(views.count())]
+            moved = False
+            for k in [k for k in range(ctl["n"]) if k != ctl["at"]][:4]:
+                text = tab.evaluate(_PLAYER_MOVE_JS, [i, j, k])
+                after = [_pixels(views.nth(v)) for v in range(views.count())]
+                if after != before and text != start_text:
+                    moved = True
+                    break
+            tab.evaluate(_PLAYER_MOVE_JS, [i, j, ctl["at"]])
+            if not moved:
+                problems.append(f"{where}: moving control {j} ({start_text!r}) changes "
+                                "neither the picture nor the value it names")
+        if fixed == p["controls"]:
+            problems.append(f"{where}: every control is fixed: nothing to move")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------
+# Chinese text drawn with the shipped font (book/_ext/convbook_site.py)
+# ----------------------------------------------------------------------------------------------
+
+CJK_FAMILY = "ConvBook CJK"
+
+# For each CJK character of the page's text: is it drawn differently with the shipped font than
+# with a font stack that has no CJK glyph (which draws the tofu box)? And does document.fonts
+# report the shipped face loaded for all of them?
+_CJK_GLYPHS_JS = """
+async (family) => {
+  await document.fonts.ready;
+  const re = /[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/g;
+  const chars = Array.from(new Set(document.body.innerText.match(re) || [])).sort();
+  const text = chars.join('');
+  const spec = `32px "${family}"`;
+  const loaded = text ? await document.fonts.load(spec, text) : [];
+  const check = text ? document.fonts.check(spec, text) : true;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 40;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = (ch, font) => {
+    ctx.clearRect(0, 0, 40, 40); ctx.font = font; ctx.textBaseline = 'top';
+    ctx.fillText(ch, 2, 2);
+    return {w: ctx.measureText(ch).width, px: Array.from(ctx.getImageData(0, 0, 40, 40).data).join(',')};
+  };
+  const tofu = [];
+  for (const ch of chars) {
+    const shipped = draw(ch, `32px "${family}", monospace`);
+    const none = draw(ch, '32px monospace');
+    if (shipped.px === none.px && shipped.w === none.w) tofu.push(ch);
+  }
+  return {chars: text, loaded: loaded.length, statuses: loaded.map(f => f.status), check, tofu};
+}
+"""
+
+
+def cjk_problems(context, base_url: str, page: str, family: str = CJK_FAMILY) -> list[str]:
+    """Every Chinese character of `page` is drawn with the shipped web font `family`: the face
+    loads, `document.fonts.check` passes, each glyph differs from the tofu box on a canvas, and
+    Chromium reports the web font (CSS.getPlatformFontsForNode) for every text node holding
+    Chinese. Run it in a browser whose system has no CJK font."""
+    tab = context.new_page()
+    tab.route("**/*", lambda r: r.continue_() if _is_local(r.request.url, base_url) else r.abort())
+    problems = []
+    try:
+        tab.goto(base_url + page, wait_until="load")
+        r = tab.evaluate(_CJK_GLYPHS_JS, family)
+        if not r["chars"]:
+            return [f"{page}: has no Chinese text to check"]
+        if not r["loaded"] or any(s != "loaded" for s in r["statuses"]) or not r["check"]:
+            problems.append(f"{page}: the web font {family!r} did not load for its "
+                            f"{len(r['chars'])} Chinese characters (statuses {r['statuses']})")
+        if r["tofu"]:
+            problems.append(f"{page}: {len(r['tofu'])} of {len(r['chars'])} Chinese characters "
+                            f"are drawn as tofu, e.g. {''.join(r['tofu'][:10])}")
+        problems += _platform_font_problems(context, tab, page)
+    finally:
+        tab.close()
+    return problems
+
+
+def _platform_font_problems(context, tab, page: str) -> list[str]:
+    """Chromium's own account (DevTools protocol) of the fonts each Chinese text node used."""
+    import re
+
+    han = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+    cdp = context.new_cdp_session(tab)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": False})["root"]
+    bad, seen = [], 0
+
+    def walk(node, parent_id):
+        nonlocal seen
+        if node.get("nodeType") == 3 and han.search(node.get("nodeValue", "")):
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": parent_id})["fonts"]
+            if not fonts:  # not drawn at all (display: none, e.g. the print-only title)
+                fonts = None
+            count = len(han.findall(node["nodeValue"])) if fonts else 0
+            fonts = fonts or []
+            custom = sum(f["glyphCount"] for f in fonts if f.get("isCustomFont"))
+            seen += 1
+            if custom < count:
+                bad.append(f"{node['nodeValue'].strip()[:20]!r} drawn with "
+                           + ", ".join(f"{f['familyName']} ({f['glyphCount']})" for f in fonts))
+        for child in node.get("children", []):
+            walk(child, node["nodeId"])
+
+    body = cdp.send("DOM.querySelector", {"nodeId": root["nodeId"], "selector": "body"})
+    stack = [root]
+    while stack:  # the <body> node of the tree (text in <head>, the <title>, is not drawn)
+        node = stack.pop()
+        if node["nodeId"] == body["nodeId"]:
+            walk(node, node["nodeId"])
+            break
+        stack.extend(node.get("children", []))
+    cdp.detach()
+    if bad:
+        return [f"{page}: {len(bad)} of {seen} text nodes with Chinese are not drawn with the "
+                f"shipped font: " + "; ".join(bad[:3])]
+    return []
+
+
+def lite_file_problems(context, html_dir: Path, page: str) -> list[str]:
+    """From file://, the "Run this chapter in your browser" button shows its explanation
+    instead of opening a page."""
+    tab = context.new_page()
+    try:
+        tab.goto((Path(html_dir) / page).resolve().as_uri(), wait_until="load")
+        button = tab.locator("a.convbook-try-live-button").first
+        if not button.count():
+            return [f"{page}: has no try-live button"]
+        opened = []
+        context.on("page", lambda p: opened.append(p))
+        button.click()
+        tab.wait_for_timeout(500)
+        note = tab.locator(".convbook-file-note").first
+        problems = []
+        if opened:
+            problems.append(f"{page}: from file:// the button opened {opened[0].url}")
+            for p in opened:
+                p.close()
+        if not note.count() or not note.is_visible():
+            problems.append(f"{page}: from file:// the button shows no explanation")
+        elif "./dev serve" not in note.inner_text():
+            problems.append(f"{page}: the file:// explanation does not say how to serve the book")
+        return problems
+    finally:
+        tab.close()
+
+
+def lite_http_problems(context, base_url: str, html_dir: Path, page: str) -> list[str]:
+    """Over http, the button's JupyterLite notebook opens and shows the chapter's cells (the
+    kernel may not start: its runtime comes from the internet, blocked here)."""
+    import re
+
+    html = (Path(html_dir) / page).read_text(encoding="utf-8")
+    m = re.search(r'class="btn btn-primary convbook-try-live-button" href="([^"]+)"', html)
+    if not m:
+        return [f"{page}: has no try-live button"]
+    url = base_url + str(Path(page).parent / m.group(1)).replace("&amp;", "&")
+    tab = context.new_page()
+    tab.route("**/*", lambda r: r.continue_() if _is_local(r.request.url, base_url) else r.abort())
+    try:
+        tab.goto(url, wait_until="load", timeout=60_000)
+        cells = tab.locator(".jp-Notebook .jp-Cell")
+        try:
+            cells.first.wait_for(timeout=60_000)
+        except Exception:  # noqa: BLE001 (playwright's TimeoutError)
+            return [f"{page}: the JupyterLite notebook {m.group(1)} shows no cells"]
+        for _ in range(60):  # the notebook renders its cells a few at a time
+            if cells.count() >= 3:
+                break
+            tab.wait_for_timeout(500)
+        if cells.count() < 3:
+            return [f"{page}: the JupyterLite notebook shows only {cells.count()} cell(s)"]
+        text = tab.locator(".jp-Notebook").inner_text()
+        if "%pip install" not in text:
+            return [f"{page}: the JupyterLite notebook does not show the chapter's setup cell"]
+        return []
+    finally:
+        tab.close()
 
 
 def check_search(context, base_url: str, html_dir: Path, query: str) -> list[str]:

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -135,8 +136,42 @@ def test_browser_copy_turns_myst_roles_into_plain_text():
     out, _ = lite.lite_notebook(_nb(("markdown", "A {term}`kernel`, {term}`fields <receptive field>` "
                                                  "{cite:p}`dumoulin2016guide,luo2016understanding` "
                                                  "and {py:func}`~convlib.functional.conv2d`.")))
-    assert out["cells"][1]["source"] == ("A kernel, fields (dumoulin2016guide, luo2016understanding) "
-                                         "and conv2d.")
+    # citations read as on the book page (author-year from book/references.bib), no raw keys
+    assert out["cells"][1]["source"] == ("A kernel, fields (Dumoulin and Visin, 2016; Luo et al., "
+                                         "2016) and conv2d.")
+
+
+def test_browser_copy_has_no_raw_keys_or_roles_and_a_working_glue():
+    out, _ = lite.lite_notebook(_nb(
+        ("markdown", "As {cite:t}`dumoulin2016guide` show, o = {glue:text}`o_size:d`.\n\n"
+                     "```{glue:figure} fig-grid\n:alt: a grid\n:name: fig-grid\n\n"
+                     "The grid, with its padding.\n```\n"),
+        ("code", "from myst_nb import glue\nglue('o_size', 3, display=False)\nglue('shown', 7)")))
+    text = out["cells"][1]["source"]
+    assert text.startswith("As Dumoulin and Visin (2016) show, o = `o_size`.")
+    assert "*Figure `fig-grid`: The grid, with its padding.*" in text
+    assert not re.search(r"\{[a-z:]+\}`|dumoulin2016guide|:alt:", text)
+    code = out["cells"][2]["source"]
+    assert "myst_nb" not in code  # myst_nb does not exist in the browser
+    shown = []
+    import IPython.display
+    real = IPython.display.display
+    IPython.display.display = shown.append
+    try:
+        exec(code, {})
+    finally:
+        IPython.display.display = real
+    assert shown == [7]  # display=False shows nothing, display=True shows the value
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "book").rglob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_chapter_copy_shows_a_raw_citation_key(chapter):
+    keys = set(lite.load_citations())
+    assert "dumoulin2016guide" in keys
+    nb, _ = lite.lite_notebook(json.loads(chapter.read_text(encoding="utf-8")))
+    text = "\n".join(c["source"] for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert not re.search(r"\{(cite|term|doc|ref|glue)[a-z:]*\}`", text)
+    assert not [k for k in keys if re.search(rf"\b{re.escape(k)}\b", text)]
 
 
 def _try_live_chapters() -> list[Path]:

@@ -68,7 +68,7 @@ def site() -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -76,9 +76,14 @@ def browser():
     if not CHROMIUM.is_file():
         _unavailable(f"{CHROMIUM} not found: apt-get install chromium (./dev setup does it)")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +265,128 @@ def test_checker_reports_an_unbuilt_page_and_a_dead_widget(damaged) -> None:
     if faults["widget"]:
         assert _has(report.problems, "embedded widget 0 did not render"), report.problems
         assert _has(report.problems, faults["widget"], "HTTP 404"), report.problems
+
+
+# ----------------------------------------------------------------------------------------------
+# Explorers without a kernel, Chinese without a system font, live code that says what it needs
+# ----------------------------------------------------------------------------------------------
+
+CJK_PAGES = ["book/glossary.html", "book/basics/padding_stride_dilation.html"]
+
+
+def _explorer_pages() -> list[tuple[str, int]]:
+    """(page, number of explorer calls) for every chapter notebook that shows an explorer."""
+    out = []
+    for doc in sitecheck.toc_docnames(ROOT / "_toc.yml"):
+        nb = ROOT / f"{doc}.ipynb"
+        if nb.is_file():
+            calls = len(re.findall(r"widgets\.\w+_explorer\(", nb.read_text(encoding="utf-8")))
+            if calls:
+                out.append((f"{doc}.html", calls))
+    return out
+
+
+@pytest.mark.parametrize("page,calls", _explorer_pages())
+def test_every_explorer_has_a_static_player(page: str, calls: int, site: Path) -> None:
+    html = (site / page).read_text(encoding="utf-8")
+    players = html.count('<div class="cb-player"')
+    assert players == calls, (
+        f"{page}: {calls} explorer call(s) but {players} static player(s): was the book built "
+        "with ./dev book (CONVBOOK_STATIC=1), from a clean cache?")
+    assert "application/vnd.jupyter.widget-view+json" not in html  # no dead sliders
+    assert "convbook-player.js" in html
+
+
+def _fonts_conf(tmp: Path) -> Path:
+    """A fontconfig setup with the DejaVu and Liberation fonts only: no CJK font at all."""
+    dirs = [d for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")
+            if Path(d).is_dir()]
+    conf = tmp / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    + "".join(f"<dir>{d}</dir>" for d in dirs)
+                    + f"<cachedir>{tmp / 'cache'}</cachedir></fontconfig>")
+    return conf
+
+
+@pytest.fixture(scope="module")
+def no_cjk_context(playwright, tmp_path_factory):
+    """A Chromium whose system has no CJK font (fontconfig limited to DejaVu/Liberation)."""
+    import subprocess
+
+    conf = _fonts_conf(tmp_path_factory.mktemp("fonts"))
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    listed = subprocess.run(["fc-list", ":lang=zh"], env=env, capture_output=True, text=True)
+    assert listed.returncode != 0 or not listed.stdout.strip(), listed.stdout
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, env=env)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()
+    browser.close()
+
+
+@pytest.mark.parametrize("over", ["http", "file"])
+@pytest.mark.parametrize("page", CJK_PAGES)
+def test_chinese_is_drawn_with_the_shipped_font(page: str, over: str, site: Path, base_url: str,
+                                                no_cjk_context) -> None:
+    html = (site / page).read_text(encoding="utf-8")
+    assert "术语" in html or "glossary" in page
+    base = base_url if over == "http" else site.resolve().as_uri() + "/"
+    problems = sitecheck.cjk_problems(no_cjk_context, base, page)
+    assert not problems, "\n".join(problems)
+
+
+def _try_live_page(site: Path) -> str:
+    pages, _ = sitecheck.toc_pages(ROOT, site)
+    for page in pages:
+        if "convbook-try-live-button" in (site / page).read_text(encoding="utf-8"):
+            return page
+    _unavailable("no page has a try-live button (built with LITE=0?)")
+
+
+def test_live_button_from_file_explains_instead_of_opening(site: Path, context) -> None:
+    problems = sitecheck.lite_file_problems(context, site, _try_live_page(site))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.timeout(180)
+def test_live_notebook_over_http_shows_its_cells(site: Path, context, base_url: str) -> None:
+    problems = sitecheck.lite_http_problems(context, base_url, site, _try_live_page(site))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def broken_static(site: Path, tmp_path_factory):
+    """A copy of the site with one player's state data damaged and the CJK font removed."""
+    page = _explorer_pages()[0][0]
+    copy = tmp_path_factory.mktemp("static") / "html"
+    shutil.copytree(site, copy, ignore=shutil.ignore_patterns("lite"))
+    path = copy / page
+    html = path.read_text(encoding="utf-8")
+    start = html.index('"strings":"') + len('"strings":"')
+    html = html[:start] + "AAAA" + html[start + 400:]  # the packed states no longer unpack
+    path.write_text(html, encoding="utf-8")
+    css = copy / "_static" / "convbook-cjk.css"  # the shipped face goes, the font stack stays
+    css.write_text("\n".join(line for line in css.read_text(encoding="utf-8").splitlines()
+                             if not line.startswith("@font-face")), encoding="utf-8")
+    return copy, page
+
+
+def test_checker_reports_a_broken_state_file(broken_static, browser) -> None:
+    copy, page = broken_static
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        with sitecheck.serve(copy) as url:
+            report = sitecheck.check_page(ctx, url, page)
+    finally:
+        ctx.close()
+    assert any("explorer player 0 does not play" in p for p in report.problems), report.problems
+    assert any("convbook-player" in p for p in report.problems), report.problems  # console
+
+
+def test_checker_reports_chinese_without_the_font(broken_static, no_cjk_context) -> None:
+    copy, _ = broken_static
+    with sitecheck.serve(copy) as url:
+        problems = sitecheck.cjk_problems(no_cjk_context, url, CJK_PAGES[0])
+    assert any("did not load" in p for p in problems), problems
+    assert any("drawn as tofu" in p for p in problems), problems
+    assert any("not drawn with the shipped font" in p for p in problems), problems

@@ -58,6 +58,16 @@ TORCH_NOTE = (
     "*Left out in the browser: this cell needs PyTorch, which does not run here. "
     "The book page shows its result.*\n\n```python\n{code}\n```"
 )
+#: what the live notebook needs, said next to the button. Sizes: pyodide 314.0.6 from npm
+#: (pyodide.asm.wasm 9.6 MB + pyodide.asm.mjs 1.3 MB + python_stdlib.zip 2.5 MB, measured),
+#: numpy ~3 MB and matplotlib ~6.4 MB (Pyodide's wheels), plus matplotlib's dependencies.
+NEEDS = ("It needs the book <em>served over http</em> (<code>./dev serve</code>; opened as a "
+         "file it cannot start) and an <em>internet connection</em>: the first run downloads "
+         "the Python runtime (Pyodide) with numpy and matplotlib, about 25 MB, which the "
+         "browser then keeps.")
+#: the button's onclick: from file:// show the explanation instead of opening a blank page
+FILE_CHECK_JS = ("if (location.protocol === 'file:') { this.closest('.convbook-try-live')"
+                 ".querySelector('.convbook-file-note').hidden = false; return false; }")
 _DIRECTIVE_RE = re.compile(r"^(`{3,}|:{3,})\{(try-live|needs-torch)\}.*?^\1[ \t]*$\n?",
                            re.MULTILINE | re.DOTALL)
 
@@ -163,21 +173,76 @@ def _is_torch_import(stmt: ast.stmt) -> bool:
 
 
 # MyST roles mean nothing to JupyterLite's markdown: {term}`text <target>` and {term}`text`
-# become plain text, {cite:p}`a,b` an author-free "(a, b)", {doc}/{ref}/{py:func} their text.
+# become plain text, {cite:p}`a,b` "(Dumoulin and Visin, 2016; Luo et al., 2016)" (author-year
+# from book/references.bib, as the book page shows it), {cite:t}`a` "Dumoulin and Visin (2016)",
+# {glue:text}`name:.2f` the name in code (its value is computed by the notebook's cells),
+# {doc}/{ref}/{py:func} their text.
 _ROLE_RE = re.compile(r"\{(?P<role>[a-z:]+)\}`(?P<body>[^`]*)`")
+BIB_FILE = Path(__file__).resolve().parents[1] / "references.bib"
+_GLUE_FIGURE_RE = re.compile(r"^(`{3,}|:{3,})\{glue:figure\}[ \t]*(?P<name>\S*)[ \t]*\n"
+                             r"(?P<body>.*?)^\1[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+#: the lite copy's stand-in for MyST-NB's glue (myst_nb is not in the browser)
+GLUE_SHIM = (
+    "def glue(name, value, display=True):  # MyST-NB's glue, for the browser: show the value\n"
+    "    if display:\n"
+    "        from IPython.display import display as _show\n"
+    "        _show(value)"
+)
+_GLUE_IMPORT_RE = re.compile(r"^from myst_nb import glue[ \t]*$", re.MULTILINE)
 
 
-def _plain_role(match: re.Match) -> str:
+def load_citations(bib_file: Path = BIB_FILE) -> dict[str, tuple[str, str]]:
+    """``{key: (authors, year)}`` from a BibTeX file: "Luo et al." for three or more."""
+    if not Path(bib_file).is_file():
+        return {}
+    from pybtex.database import parse_file
+
+    out = {}
+    for key, entry in parse_file(str(bib_file)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        if not last:
+            names = entry.fields.get("title", key)
+        elif len(last) == 1:
+            names = last[0]
+        elif len(last) == 2:
+            names = f"{last[0]} and {last[1]}"
+        else:
+            names = f"{last[0]} et al."
+        out[key] = (names, entry.fields.get("year", "n.d."))
+    return out
+
+
+def _cite(role: str, body: str, citations: dict[str, tuple[str, str]]) -> str:
+    keys = [k.strip() for k in body.split(",") if k.strip()]
+    found = [citations.get(k, (k, "")) for k in keys]
+    if role == "cite:t":
+        return "; ".join(f"{a} ({y})" if y else a for a, y in found)
+    return "(" + "; ".join(f"{a}, {y}" if y else a for a, y in found) + ")"
+
+
+def _plain_role(match: re.Match, citations: dict[str, tuple[str, str]]) -> str:
     role, body = match.group("role"), match.group("body")
     if role.startswith("cite"):
-        return "(" + ", ".join(k.strip() for k in body.split(",")) + ")"
+        return _cite(role, body, citations)
+    if role.startswith("glue"):
+        return f"`{body.split(':')[0].strip()}`"
     text = re.sub(r"\s*<[^<>]*>$", "", body)   # "label <target>" -> "label"
     return text.lstrip("~").split(".")[-1] if role.startswith("py:") else text
 
 
-def plain_markdown(text: str) -> str:
+def _glue_figure(match: re.Match) -> str:
+    """A ``{glue:figure}`` block: its caption, in italics (the cells draw the figure)."""
+    caption = " ".join(line.strip() for line in match.group("body").splitlines()
+                       if line.strip() and not line.lstrip().startswith(":"))
+    return f"*Figure `{match.group('name')}`: {caption}*\n" if caption else ""
+
+
+def plain_markdown(text: str, citations: dict[str, tuple[str, str]] | None = None) -> str:
     """``text`` with MyST roles turned into what a plain Markdown reader should see."""
-    return _ROLE_RE.sub(_plain_role, text)
+    cites = load_citations() if citations is None else citations
+    text = _GLUE_FIGURE_RE.sub(_glue_figure, text)
+    return _ROLE_RE.sub(lambda m: _plain_role(m, cites), text)
 
 
 def lite_notebook(nb: dict) -> tuple[dict, int]:
@@ -189,16 +254,20 @@ def lite_notebook(nb: dict) -> tuple[dict, int]:
       bound by such a cell, or is tagged ``needs-torch`` becomes a markdown note showing
       its code (names bound there are then unavailable, so later users are left out too);
     - the ``{try-live}`` / ``{needs-torch}`` directives are removed from markdown, and MyST
-      roles ({term}, {cite}, {doc}, ...) become plain text.
+      roles ({term}, {cite}, {doc}, ...) become plain text, citations author-year;
+    - ``from myst_nb import glue`` becomes a small ``glue`` that shows the value (display=True).
     """
     nb = copy.deepcopy(nb)
     nb.get("metadata", {}).pop("widgets", None)
+    citations = load_citations()
     tainted: set[str] = set()
     cells, dropped = [], 0
     for cell in nb.get("cells", []):
         source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "code":
+            source = _GLUE_IMPORT_RE.sub(GLUE_SHIM, source)
         if cell.get("cell_type") == "markdown":
-            text = plain_markdown(_DIRECTIVE_RE.sub("", source)).strip()
+            text = plain_markdown(_DIRECTIVE_RE.sub("", source), citations).strip()
             if text:
                 cells.append({**cell, "source": text})
             continue
@@ -272,13 +341,17 @@ class TryLiveDirective(SphinxDirective):
         url = f"{_to_root(docname)}{SITE_DIR}/notebooks/index.html?path={_lite_path(docname)}"
         text = self.options.get("text", "Run this chapter in your browser")
         extra = " ".join(self.content) or (
-            "The notebook opens in JupyterLite: Python runs in your browser (the first run "
-            "downloads the Pyodide runtime, some tens of megabytes). Cells that need PyTorch are left "
-            "out there.")
+            "The notebook opens in JupyterLite: Python runs in your browser. Cells that need "
+            "PyTorch are left out there.")
         html = (f'<div class="admonition tip convbook-try-live"><p class="admonition-title">'
                 f'Try it live</p><p><a class="btn btn-primary convbook-try-live-button" '
-                f'href="{url}" target="_blank" rel="noopener">&#9654; {text}</a></p>'
-                f'<p>{extra}</p></div>')
+                f'href="{url}" target="_blank" rel="noopener" onclick="{FILE_CHECK_JS}">'
+                f'&#9654; {text}</a></p><p>{extra} {NEEDS}</p>'
+                f'<p class="convbook-file-note" hidden><strong>This page was opened as a file '
+                f'(file://), and the browser does not run the live notebook from a file.</strong> '
+                f'Serve the book instead: run <code>./dev serve</code> in the repository and '
+                f'open <code>http://127.0.0.1:8000/</code>, then click the button again.</p>'
+                f'</div>')
         return [nodes.raw("", html, format="html")]
 
 

@@ -79,3 +79,7 @@ __all__ = [
     "draw_pixel_shuffle", "plot_upsampling_comparison", "bilinear_row", "plot_bilinear_border",
     "plot_relative_maps",
 ]
+
+from convlib.cjk import use_cjk_font as _use_cjk_font  # noqa: E402
+
+_use_cjk_font()  # Chinese in a figure: the same Noto Sans SC as the web pages (convlib/cjk.py)

@@ -20,6 +20,7 @@ import numpy as np
 
 from convlib import arithmetic as A
 from convlib._validate import nonnegative_int, positive_int
+from convlib.widgets.player import playable
 
 __all__ = ["arithmetic_state", "transposed_state", "arithmetic_html", "arithmetic_view",
            "arithmetic_explorer", "arithmetic_gallery", "RELATIONSHIPS", "relationship_state"]
@@ -242,6 +243,7 @@ def arithmetic_view(i: int, k: int, s: int = 1, p: Padding = 0, d: int = 1) -> t
     return arithmetic_html(st), st["o"]
 
 
+@playable
 def arithmetic_explorer(i: int = 6, k: int = 3, s: int = 2, p: int = 1, d: int = 1):
     """An ipywidgets box: sliders for i, k, s, p, d and the view of :func:`arithmetic_view`.
 

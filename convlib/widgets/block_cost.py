@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from convlib._validate import one_of, positive_int
 from convlib.widgets.html import figure_png, img_html
+from convlib.widgets.player import BLOCK_STATES, playable
 
 __all__ = ["BLOCK_KINDS", "make_block", "block_cost_state", "block_cost_html",
            "block_diagram_png", "block_explorer", "block_gallery"]
@@ -107,6 +108,7 @@ def block_diagram_png(kind: str, in_channels: int, out_channels: int, stride: in
 
 
 
+@playable(max_states=BLOCK_STATES)
 def block_explorer(kind: str, in_channels: int = 64, out_channels: int = 64, stride: int = 1,
                    size: int = 56, **options: Any):
     """Sliders for the channels, the stride and (by kind) the expansion ratio or the groups;

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from convlib._validate import one_of, positive_int
 from convlib.widgets.html import figure_png, img_html
+from convlib.widgets.player import BLOCK_STATES, playable
 
 __all__ = ["FAMILY_KINDS", "FAMILY_DEFAULTS", "make_family_block", "family_state",
            "family_html", "family_diagram_png", "family_explorer", "family_gallery",
@@ -162,6 +163,7 @@ _SLIDERS = {  # name: (min, max, step)
 _MAX_DIAGRAM_LAYERS = 6   # a dense block taller than this is summarised, not drawn
 
 
+@playable(max_states=BLOCK_STATES)
 def family_explorer(kind: str, size: int = 28, **settings: Any):
     """Sliders for the block's settings; shows the cost table and (for dense blocks of at
     most six layers) the traced diagram. Returns an ipywidgets box.

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from convlib.widgets.html import figure_png, img_html
+from convlib.widgets.player import playable
 
 __all__ = ["COST_METRICS", "cost_row", "CostTable", "rank_correlation", "metric_png",
            "cost_explorer", "cost_gallery"]
@@ -132,6 +133,7 @@ def metric_png(table: CostTable, metric: str, dpi: int = 65, title: Optional[str
 
 
 
+@playable
 def cost_explorer(table: CostTable):
     """A dropdown choosing the cost on the x axis (parameters, multiply-adds, activation
     memory) against the measured latency. The three figures are drawn once, up front.

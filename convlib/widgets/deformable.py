@@ -31,6 +31,7 @@ import numpy as np
 from convlib import functional as F
 from convlib._validate import as_array, nonnegative_pair, positive_pair
 from convlib.widgets.transposed import _png
+from convlib.widgets.player import playable
 
 __all__ = ["grid_offsets", "offset_field", "bilinear_terms", "deform_state", "deform_svg",
            "deform_view", "deformable_explorer", "deformable_gallery", "demo_deform_image",
@@ -266,6 +267,7 @@ def deformable_gallery(presets: Optional[dict] = None, image=None, cell: float =
     return HTML('<div class="deformable-gallery">' + "".join(blocks) + "</div>")
 
 
+@playable
 def deformable_explorer(image=None, dy: float = 0.0, dx: float = 0.0, scale: float = 1.0,
                         angle: float = 0.0, sizes: Sequence[float] = (3.0, 3.0, 3.0)):
     """An ipywidgets box: sliders for the global shift ``dy``, ``dx`` (± ``sizes[0]`` pixels),

@@ -31,6 +31,7 @@ from convlib import functional as F
 from convlib._validate import as_array, positive_int
 from convlib.receptive_field import receptive_field
 from convlib.widgets.transposed import _png, insert_zeros
+from convlib.widgets.player import playable
 
 __all__ = ["dilate_kernel", "influence_counts", "dilation_state", "influence_svg",
            "influence_view", "dilation_explorer", "dilation_gallery", "PRESETS"]
@@ -209,6 +210,7 @@ def dilation_gallery(presets: Optional[dict] = None, size: Optional[int] = 33):
     return HTML('<div class="dilation-gallery">' + "".join(blocks) + "</div>")
 
 
+@playable
 def dilation_explorer(rates: Sequence[int] = (2, 2, 2), size: int = 33):
     """An ipywidgets box: one slider per layer of a 3-layer stack of 3×3 convolutions (its
     dilation rate, 1 to 8); the influence map of the centre output follows.

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from convlib._validate import positive_int
+from convlib.widgets.player import playable
 
 _THICK, _THIN = "2px solid #444", "1px solid #ddd"
 
@@ -98,6 +99,7 @@ def groups_html(state: dict) -> str:
     return head + left + right
 
 
+@playable
 def groups_explorer(channels: int = 12, groups: int = 3):
     """Sliders for the channels and the groups; shows :func:`groups_html` (or why the setting
     is invalid). Returns an ipywidgets box. See: chapter Group convolution and channel shuffle.

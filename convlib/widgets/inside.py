@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from convlib._validate import as_array, nonnegative_int, one_of, positive_int
+from convlib.widgets.player import playable
 
 __all__ = ["ActivationBank", "inside_state", "inside_html", "inside_explorer", "inside_gallery",
            "png_data_uri", "occlusion_table", "occlusion_html", "occlusion_explorer"]
@@ -159,6 +160,7 @@ def inside_html(bank: ActivationBank, state: dict, image: int, layer: str, chann
             f'(yellow box: where the channel peaks)</div><div>{tops}</div></div>')
 
 
+@playable
 def inside_explorer(bank: ActivationBank, class_names: Sequence[str] | None = None,
                     n_choices: int = 24, top: int = 6):
     """ipywidgets: image, layer and channel → :func:`inside_html` (an update only indexes)."""
@@ -215,6 +217,7 @@ def occlusion_html(image: np.ndarray, heat: np.ndarray, patch: int, stride: int,
               f'{int((heat > 0.1).sum())} positions drop P(class) by more than 0.1</div></div>')
 
 
+@playable
 def occlusion_explorer(table: dict, image: np.ndarray):
     """ipywidgets: patch and stride sliders over a precomputed :func:`occlusion_table`."""
     import ipywidgets as w

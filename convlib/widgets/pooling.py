@@ -22,6 +22,7 @@ from convlib import functional as F
 from convlib._validate import as_array, as_pair, nonnegative_int, one_of, positive_pair
 from convlib.widgets.html import _cell as _td
 from convlib.widgets.html import _table, message_html
+from convlib.widgets.player import playable
 
 __all__ = ["pooling_state", "pooling_html", "pooling_view", "pooling_explorer", "pooling_static",
            "demo_pool_input", "GALLERY"]
@@ -287,6 +288,7 @@ def pooling_view(x: Any, kernel_size: IntPair = 2, stride: Optional[IntPair] = N
     return pooling_html(x, st), st["n_positions"]
 
 
+@playable
 def pooling_explorer(x: Optional[Any] = None, *, kernel_size: int = 2, stride: int = 2,
                      padding: int = 0, ceil_mode: bool = False, mode: str = "max") -> Any:
     """An ipywidgets box with sliders for the window and the pooling hyper-parameters.

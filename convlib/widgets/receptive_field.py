@@ -24,6 +24,7 @@ import numpy as np
 
 from convlib._validate import as_pair, nonnegative_int, positive_int
 from convlib.receptive_field import Layer, ReceptiveField, receptive_field
+from convlib.widgets.player import playable
 
 __all__ = ["rf_stack_state", "rf_support", "rf_svg", "rf_view", "rf_explorer", "rf_gallery",
            "PRESETS", "PRESET_SIZES"]
@@ -278,6 +279,7 @@ def rf_gallery(presets: Optional[dict] = None, input_size: int = 16):
     return HTML('<div class="rf-gallery">' + "".join(blocks) + "</div>")
 
 
+@playable
 def rf_explorer(layers: Optional[Sequence[LayerSpec]] = None, input_size: int = 16):
     """An ipywidgets box: add / remove layers, set kernel, stride, padding and dilation of
     each, the input size and the output position; the picture and ``r, S, P, c`` follow.

@@ -14,6 +14,7 @@ import html as _html
 from typing import Iterable, Sequence
 
 from convlib._validate import positive_int
+from convlib.widgets.player import playable
 
 __all__ = ["separable_cost_state", "separable_cost_html", "separable_explorer",
            "separable_cost_table"]
@@ -78,6 +79,7 @@ def separable_cost_html(state: dict) -> str:
             f"<table style='border-collapse:collapse;font-size:13px'>{head}{body}</table>")
 
 
+@playable
 def separable_explorer(in_channels: int = 32, out_channels: int = 64, kernel_size: int = 3,
                        size: int = 56):
     """Sliders for C_in, C_out and k; shows :func:`separable_cost_html`. Returns an

@@ -15,6 +15,7 @@ import numpy as np
 from convlib._validate import as_array, nonnegative_int, positive_int
 from convlib.widgets.html import message_html, sliding_window_html
 from convlib.widgets.state import conv_output_map, sliding_window_state
+from convlib.widgets.player import playable
 
 __all__ = ["sliding_window_explorer", "sliding_window_static", "demo_image", "demo_kernel",
            "explorer_view"]
@@ -51,6 +52,7 @@ def explorer_view(x, weight, stride=1, padding=0, dilation=1, position=0) -> tup
     return sliding_window_html(x, weight, st, output), st["n_positions"]
 
 
+@playable
 def sliding_window_explorer(x: Optional[Any] = None, *, kernel_size: int = 3, stride: int = 1,
                             padding: int = 0, dilation: int = 1, position: int = 0):
     """An ipywidgets box: move the window and change the hyper-parameters; return the box.

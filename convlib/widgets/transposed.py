@@ -34,6 +34,7 @@ import numpy as np
 
 from convlib import functional as F
 from convlib._validate import as_array, nonnegative_int, positive_int
+from convlib.widgets.player import playable
 
 __all__ = ["insert_zeros", "overlap_counts", "overlap_state", "stacked_overlap",
            "resize_conv_counts", "overlap_svg", "overlap_view", "transposed_explorer",
@@ -243,6 +244,7 @@ def transposed_gallery(pairs: Sequence[tuple[int, int]] = GALLERY, size: int = 6
     return HTML('<div class="overlap-gallery">' + "".join(blocks) + "</div>")
 
 
+@playable
 def transposed_explorer(kernel_size: int = 3, stride: int = 2, size: Optional[int] = 6):
     """An ipywidgets box: sliders for the kernel size, the stride and the input length; the
     overlap bars and map follow. :func:`transposed_gallery` is its static fallback.
