@@ -127,6 +127,7 @@ def extract() -> int:
 def build_zh() -> int:
     """The Chinese edition into ``_build/html/zh`` (no notebook is executed again)."""
     os.environ["CONVBOOK_EDITION"] = "zh"
+    os.environ["CONVBOOK_STATIC"] = "1"  # explorers as static players, as in ./dev book
     os.environ["CONVBOOK_LITE"] = "0"  # one JupyterLite site, the English edition's
     return _build("html", ZH_OUT, ROOT / "_build" / ".doctrees-zh", {"language": LANGUAGE})
 

@@ -23,6 +23,7 @@ from typing import Optional, Sequence, Union
 
 from convlib._validate import nonnegative_int, positive_int
 from convlib.receptive_field import Layer, graph_receptive_field
+from convlib.widgets.player import playable
 
 __all__ = ["branch_rf_state", "branch_rf_svg", "branch_rf_view", "branch_rf_explorer",
            "branch_rf_gallery", "BRANCH_PRESETS"]
@@ -239,6 +240,7 @@ def branch_rf_gallery(presets: Optional[dict] = None, input_size: int = 12):
     return HTML("<div class='branch-rf-gallery'>" + "".join(blocks) + "</div>")
 
 
+@playable
 def branch_rf_explorer(input_size: int = 12):
     """An ipywidgets box: two branches, each one conv (kernel, stride, padding above, padding
     below) optionally followed by a 3×3 conv (stride 1, padding 1); the input size and the
@@ -253,8 +255,8 @@ def branch_rf_explorer(input_size: int = 12):
     box = W.Layout(width="170px")
 
     def controls(k, s, top, bottom, second):
-        return [W.BoundedIntText(value=v, min=lo, max=hi, description=name, layout=box,
-                                 style=style)
+        return [W.IntSlider(value=v, min=lo, max=hi, description=name, layout=box,
+                            style=style)
                 for v, lo, hi, name in ((k, 1, 9, "kernel"), (s, 1, 4, "stride"),
                                         (top, 0, 6, "padding above"),
                                         (bottom, 0, 6, "padding below"))] + [

@@ -31,6 +31,7 @@ import numpy as np
 
 from convlib import functional as F
 from convlib._validate import nonnegative_int, positive_int
+from convlib.widgets.player import playable
 from convlib.widgets.transposed import _png
 
 __all__ = ["transposed_upsample", "resize_conv_upsample", "pixel_shuffle_upsample",
@@ -189,6 +190,7 @@ def upsampling_gallery(pairs: Sequence[tuple[int, int]] = GALLERY, seed: int = 0
                           for f, k in pairs) + "</div>")
 
 
+@playable
 def upsampling_explorer(factor: int = 2, kernel_size: int = 3, seed: Optional[int] = 0):
     """An ipywidgets box: sliders for the factor, the kernel size and the random seed of the
     kernels; the four responses follow. :func:`upsampling_gallery` is its static fallback.
