@@ -46,12 +46,17 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+#: the Chinese edition's folder inside the English one (book/_ext/convbook_i18n.py)
+ZH = "zh/"
+
+
 def _pages_for_collection() -> list[str]:
-    """The pages to parametrize over, read from _toc.yml (built or not)."""
+    """The pages to parametrize over, read from _toc.yml (built or not), in both editions."""
     try:
-        return [f"{doc}.html" for doc in sitecheck.toc_docnames(ROOT / "_toc.yml")]
+        pages = [f"{doc}.html" for doc in sitecheck.toc_docnames(ROOT / "_toc.yml")]
     except (OSError, KeyError, TypeError):
-        return ["book/intro.html"]
+        pages = ["book/intro.html"]
+    return pages + [ZH + page for page in pages]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,7 +276,9 @@ def test_checker_reports_an_unbuilt_page_and_a_dead_widget(damaged) -> None:
 # Explorers without a kernel, Chinese without a system font, live code that says what it needs
 # ----------------------------------------------------------------------------------------------
 
-CJK_PAGES = ["book/glossary.html", "book/basics/padding_stride_dilation.html"]
+CJK_PAGES = ["book/glossary.html", "book/basics/padding_stride_dilation.html",
+             "zh/book/glossary.html", "zh/book/basics/padding_stride_dilation.html",
+             "zh/book/family/dilated_conv.html"]
 
 
 def _explorer_pages() -> list[tuple[str, int]]:
@@ -280,9 +287,9 @@ def _explorer_pages() -> list[tuple[str, int]]:
     for doc in sitecheck.toc_docnames(ROOT / "_toc.yml"):
         nb = ROOT / f"{doc}.ipynb"
         if nb.is_file():
-            calls = len(re.findall(r"widgets\.\w+_explorer\(", nb.read_text(encoding="utf-8")))
+            calls = len(re.findall(r"\.\w+_explorer\(", nb.read_text(encoding="utf-8")))
             if calls:
-                out.append((f"{doc}.html", calls))
+                out += [(f"{doc}.html", calls), (f"{ZH}{doc}.html", calls)]
     return out
 
 
@@ -390,3 +397,48 @@ def test_checker_reports_chinese_without_the_font(broken_static, no_cjk_context)
     assert any("did not load" in p for p in problems), problems
     assert any("drawn as tofu" in p for p in problems), problems
     assert any("not drawn with the shipped font" in p for p in problems), problems
+
+
+# ----------------------------------------------------------------------------------------------
+# The language switch: every page links to the same page in the other edition
+# ----------------------------------------------------------------------------------------------
+
+SWITCH_PAGES = ["book/intro.html", "book/basics/pooling.html", "exercises/ch01_convolution.html",
+                "book/glossary.html"]
+
+
+def test_every_page_has_a_switch_to_the_other_edition(site: Path) -> None:
+    missing = []
+    for page in _pages_for_collection():
+        path = site / page
+        if not path.is_file():
+            missing.append(f"{page}: not built")
+            continue
+        html = path.read_text(encoding="utf-8")
+        link = re.search(r'class="convbook-lang-link" href="([^"]+)"', html)
+        target = (path.parent / link.group(1)).resolve() if link else None
+        other = (site / page[len(ZH):]) if page.startswith(ZH) else (site / ZH / page)
+        if target != other.resolve():
+            missing.append(f"{page}: switch leads to {target}, not {other}")
+    assert not missing, "\n".join(missing)
+
+
+@pytest.mark.parametrize("over", ["http", "file"])
+@pytest.mark.parametrize("page", SWITCH_PAGES)
+def test_language_switch_lands_on_the_same_page(page: str, over: str, site: Path, base_url: str,
+                                                context) -> None:
+    base = base_url if over == "http" else site.resolve().as_uri() + "/"
+    tab = context.new_page()
+    try:
+        tab.goto(base + page)
+        assert tab.evaluate("document.documentElement.lang").startswith("en")
+        tab.click("a.convbook-lang-link")
+        tab.wait_for_load_state()
+        assert tab.url == base + ZH + page
+        assert tab.evaluate("document.documentElement.lang").startswith("zh")
+        assert re.search(r"[\u4e00-\u9fff]", tab.inner_text("main"))
+        tab.click("a.convbook-lang-link")
+        tab.wait_for_load_state()
+        assert tab.url == base + page
+    finally:
+        tab.close()

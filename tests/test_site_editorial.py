@@ -88,7 +88,8 @@ def _chapter_pages() -> list[str]:
         docs = sitecheck.toc_docnames(ROOT / "_toc.yml")
     except (OSError, KeyError, TypeError):
         return [VICTIM]
-    return [f"{d}.html" for d in docs if d.startswith(CHAPTER_PARTS)]
+    pages = [f"{d}.html" for d in docs if d.startswith(CHAPTER_PARTS)]
+    return pages + [f"zh/{page}" for page in pages]  # the Chinese edition too
 
 
 def editorial_problems(context, base_url: str, page: str) -> list[str]:

@@ -112,10 +112,9 @@ def extract() -> int:
     """Messages of every page → ``_build/gettext/*.pot`` → merged into the zh_CN catalogs."""
     from sphinx_intl import basic
 
-    # the notebooks' committed outputs suffice for the messages (glue included): run nothing
-    status = _build(
-        "gettext", POT_DIR, ROOT / "_build" / ".doctrees-gettext", {"nb_execution_mode": "off"}
-    )
+    # read from the English build's execution cache (glued values included): runs nothing
+    # that the English build has run already
+    status = _build("gettext", POT_DIR, ROOT / "_build" / ".doctrees-gettext", {})
     if status:
         return status
     with contextlib.redirect_stdout(io.StringIO()):  # sphinx-intl prints a line per catalog
