@@ -213,3 +213,22 @@ def test_train_step_in_place_is_caught_through_the_sandbox():
         sandbox.close()
     assert result.status == "failed" and "changed params['fc.bias'] in place" in result.message, \
         result.message
+
+
+def test_train_step_must_use_the_learners_own_functions():
+    """q6's text says: your softmax_cross_entropy, cnn_backward and sgd_momentum_step."""
+    from exercises.rules import Program, answer_cells, rule_problems
+
+    cells = [(i, f"def {name}(*args):\n    pass") for i, name in enumerate(
+        ["softmax_cross_entropy", "cnn_backward", "sgd_momentum_step"])]
+    cells.append((9, (
+        "def train_step(params, buffers, x, labels, lr, momentum):\n"
+        "    logits, cache = MODEL.forward(params, x)\n"
+        "    loss, g = softmax_cross_entropy(logits, labels)\n"
+        "    grads = dict(zip(PARAM_NAMES, cnn_backward(g, cache, params)))\n"
+        "    new_b = {k: momentum * buffers.get(k, 0) + grads[k] for k in grads}\n"
+        "    return loss, {k: params[k] - lr * new_b[k] for k in grads}, new_b")))
+    problems = rule_problems(Program(answer_cells(cells)), "train_step",
+                             q6.forbid, q6.rules, q6.allow)
+    assert len(problems) == 1 and "does not call your sgd_momentum_step" in problems[0], \
+        problems

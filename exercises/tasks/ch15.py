@@ -18,7 +18,7 @@ from exercises._run import CallOutcome
 from exercises.checking import Case, Chapter, Task
 from exercises.gradcheck import numeric_gradient
 from exercises.mistakes import Mistake
-from exercises.rules import library
+from exercises.rules import library, uses
 
 __all__ = ["chapter", "q1", "q2", "q3", "q4", "q5", "q6", "MODEL", "PARAM_NAMES", "Arrays"]
 
@@ -301,6 +301,8 @@ def _cnn_wrong(skip=None, pool_avg=False, conv_input=None):
 q4 = chapter.task(
     "q4", "the network's backward pass", function="cnn_backward",
     forbid=library("backward", "loss_and_grads", "train", what="the network's backward pass"),
+    rules=[uses(f, "the task says: use your functions from questions 1 and 2")
+           for f in ("relu_backward", "linear_backward")],
     reference=_ref_cnn_backward, cases=_cases_cnn, output_names=PARAM_NAMES,
     gradient=_ParamCheck(_cnn_loss, {}),
     mistakes=[
@@ -506,6 +508,8 @@ q6 = _StepTask(
     "q6", "one training step", function="train_step", chapter=chapter,
     forbid=library("backward", "loss_and_grads", "sgd_step", "train",
                    what="the training step"),
+    rules=[uses(f, "the task says: use your functions from questions 3 to 5")
+           for f in ("softmax_cross_entropy", "cnn_backward", "sgd_momentum_step")],
     reference=_ref_step, cases=_cases_step,
     output_names=("loss",) + tuple(f"new_params[{k!r}]" for k in PARAM_NAMES)
     + tuple(f"new_buffers[{k!r}]" for k in PARAM_NAMES),
