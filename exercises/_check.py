@@ -91,7 +91,8 @@ def _write_back(before, after) -> None:
     if isinstance(before, dict) and isinstance(after, dict):
         for key in list(before):
             if key not in after:
-                del before[key]
+                if type(key) in (str, int):  # the keys the sandbox sends back
+                    del before[key]
             elif isinstance(before[key], np.ndarray) and isinstance(after[key], np.ndarray) \
                     and before[key].shape != after[key].shape:
                 before[key] = after[key]

@@ -83,8 +83,8 @@ def test_solutions_pass_and_stubs_are_not_attempted():
 
 
 def test_calling_the_library_scores_zero(tmp_path):
-    """A one-liner around convlib.receptive_field breaks each task's rules: 0 points,
-    although its output is right on every case."""
+    """A one-liner around convlib.receptive_field breaks each task's rules:
+    0 points, although its output is right on every case."""
     from graded import grade_answers
 
     tasks = grade_answers("ch13_branch_receptive_field.ipynb", {
@@ -98,13 +98,16 @@ def test_calling_the_library_scores_zero(tmp_path):
         "merge_field": (
             "import convlib.receptive_field as RF\n"
             "def merge_field(branches):\n"
-            "    m = RF.merge_fields([RF.GraphField(str(i), r, s, p, -p + (r - 1) / 2)"
-            " for i, (r, s, p) in enumerate(branches)])\n"
+            "    m = RF.merge_fields([RF.GraphField(str(i), r, s, p,"
+            " -p + (r - 1) / 2) for i, (r, s, p) in enumerate(branches)])\n"
             "    return np.array([m.size, m.stride, m.padding, m.center,"
             " m.misalignment], dtype=np.float64)"),
     }, tmp_path)
-    for name, forbidden in [("q1", "receptive_field"), ("q2", "merge_fields")]:
+    for name, forbidden in [("q1", "receptive_field"),
+                            ("q2", "merge_fields")]:
         entry = tasks[name]
-        assert entry["score"] == 0 and entry["status"] == "failed", entry
-        assert any(p.startswith(f"uses {forbidden} ") for p in entry["rules_broken"]), entry
-        assert "its output is right on every case" in entry["summary"], entry
+        assert entry["score"] == 0, entry
+        assert entry["status"] == "failed", entry
+        assert any(p.startswith(f"uses {forbidden} ")
+                   for p in entry["rules_broken"]), entry
+        assert "output is right on every case" in entry["summary"], entry
