@@ -85,7 +85,26 @@ def _rebuild(type_name: str, text: str, described: str, signature_ok: bool) -> B
 
 
 def _write_back(before, after) -> None:
-    """Show an in-place change made in the sandbox on the checker's copy of the argument."""
+    """Show an in-place change made in the sandbox on the checker's copy of the argument
+    (an array, or the arrays inside a dict, list or tuple; a dict's replaced or deleted
+    entries too, so that the change is seen)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in list(before):
+            if key not in after:
+                if type(key) in (str, int):  # the keys the sandbox sends back
+                    del before[key]
+            elif isinstance(before[key], np.ndarray) and isinstance(after[key], np.ndarray) \
+                    and before[key].shape != after[key].shape:
+                before[key] = after[key]
+            else:
+                _write_back(before[key], after[key])
+        for key in after.keys() - before.keys():
+            before[key] = after[key]
+        return
+    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
+        for b, a in zip(before, after):
+            _write_back(b, a)
+        return
     if not (isinstance(before, np.ndarray) and isinstance(after, np.ndarray)):
         return
     try:

@@ -3,7 +3,8 @@
 The check process (``exercises/_check.py``) never runs a line of the learner's code. It starts
 this sandbox (``python -m exercises._sandbox``, memory-limited), sends it the notebook's setup
 and answer cells to define, then one call per case: the arguments go in, the learner's return
-value and the arguments after the call (to see in-place changes) come back. The reference, the
+value and the arguments after the call (to see in-place changes: the arrays, also inside plain
+dicts, lists and tuples) come back. The reference, the
 cases' expected values and the comparison stay in the check process, so nothing the learner's
 code does (replacing the checker's functions, reading its stack frames, editing the task) can
 touch them. What comes back is read with a restricted unpickler that builds only plain
@@ -110,8 +111,17 @@ def _serve(proto_in, proto_out) -> None:
 
     from exercises._run import call_with_timeout, describe_exception, signature_accepts
 
+    def keep(v, depth=0):  # arrays, also inside plain dicts/lists/tuples; nothing else
+        if type(v) is np.ndarray:
+            return v
+        if depth < 4 and type(v) is dict:
+            return {k: keep(x, depth + 1) for k, x in v.items()
+                    if type(k) in (str, int)}
+        if depth < 4 and type(v) in (list, tuple):
+            return [keep(x, depth + 1) for x in v]
+        return None
+
     def arrays_only(args, kwargs):  # the arguments after the call, to see in-place changes
-        keep = lambda v: v if isinstance(v, np.ndarray) and type(v) is np.ndarray else None
         return tuple(keep(a) for a in args), {k: keep(v) for k, v in kwargs.items()}
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}

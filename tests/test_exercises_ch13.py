@@ -80,3 +80,34 @@ def test_solutions_pass_and_stubs_are_not_attempted():
     assert q1.run(stub).status == "not attempted"
     assert q2.run(stub).status == "not attempted"
     assert q2.run(lambda b: np.zeros(5)).status == "failed"
+
+
+def test_calling_the_library_scores_zero(tmp_path):
+    """A one-liner around convlib.receptive_field breaks each task's rules:
+    0 points, although its output is right on every case."""
+    from graded import grade_answers
+
+    tasks = grade_answers("ch13_branch_receptive_field.ipynb", {
+        "branch_field": (
+            "from convlib.receptive_field import receptive_field as rf\n"
+            "def branch_field(layers):\n"
+            "    last = rf([tuple(layer) + (1,) * (4 - len(layer))"
+            " for layer in layers])[-1]\n"
+            "    return np.array([last.size, last.stride, last.padding,"
+            " last.center], dtype=np.float64)"),
+        "merge_field": (
+            "import convlib.receptive_field as RF\n"
+            "def merge_field(branches):\n"
+            "    m = RF.merge_fields([RF.GraphField(str(i), r, s, p,"
+            " -p + (r - 1) / 2) for i, (r, s, p) in enumerate(branches)])\n"
+            "    return np.array([m.size, m.stride, m.padding, m.center,"
+            " m.misalignment], dtype=np.float64)"),
+    }, tmp_path)
+    for name, forbidden in [("q1", "receptive_field"),
+                            ("q2", "merge_fields")]:
+        entry = tasks[name]
+        assert entry["score"] == 0, entry
+        assert entry["status"] == "failed", entry
+        assert any(p.startswith(f"uses {forbidden} ")
+                   for p in entry["rules_broken"]), entry
+        assert "output is right on every case" in entry["summary"], entry

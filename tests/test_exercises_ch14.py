@@ -98,3 +98,58 @@ def test_solutions_pass_and_stubs_are_not_attempted():
     for task in (q1, q2, q3):
         assert task.run(stub).status == "not attempted"
     assert q1.run(lambda x, r: x).status == "failed"
+
+
+def test_calling_the_library_scores_zero(tmp_path):
+    """One-liners around convlib.functional break each task's rules (0
+    points, although the output is right)."""
+    from graded import grade_answers
+
+    tasks = grade_answers("ch14_upsampling.ipynb", {
+        "pixel_shuffle": (
+            "import convlib.functional as F\n"
+            "def pixel_shuffle(x, upscale_factor):\n"
+            "    return F.pixel_shuffle(x, upscale_factor)"),
+        "pixel_unshuffle": (
+            "from convlib.functional import pixel_shuffle_backward\n"
+            "def pixel_unshuffle(x, downscale_factor):\n"
+            "    return pixel_shuffle_backward(x, downscale_factor)"),
+        "bilinear_kernel": (
+            "import convlib.functional as G\n"
+            "def bilinear_kernel(factor):\n"
+            "    return G.bilinear_kernel(factor)"),
+    }, tmp_path)
+    for name, forbidden in [("q1", "pixel_shuffle"),
+                            ("q2", "pixel_shuffle_backward"),
+                            ("q3", "bilinear_kernel")]:
+        entry = tasks[name]
+        assert entry["score"] == 0, entry
+        assert entry["status"] == "failed", entry
+        assert any(p.startswith(f"uses {forbidden} ")
+                   for p in entry["rules_broken"]), entry
+        assert "output is right on every case" in entry["summary"], entry
+
+
+def test_a_loop_breaks_the_no_loops_rule():
+    """A right pixel shuffle with a loop over the sub-pixels breaks q1."""
+    from exercises.rules import Program, answer_cells, rule_problems
+
+    looped = (
+        "def pixel_shuffle(x, upscale_factor):\n"
+        "    r = upscale_factor\n"
+        "    n, cin, h, w = x.shape\n"
+        "    out = np.empty((n, cin // (r * r), h * r, w * r), x.dtype)\n"
+        "    for i in range(r):\n"
+        "        for j in range(r):\n"
+        "            out[:, :, i::r, j::r] = x[:, i * r + j::r * r]\n"
+        "    return out")
+    program = Program(answer_cells([(1, looped)]))
+    problems = rule_problems(program, "pixel_shuffle", q1.forbid, q1.rules,
+                             q1.allow)
+    assert len(problems) == 1 and "a for loop" in problems[0], problems
+    # the same function is right: only the rule fails it
+    x = np.arange(48.0).reshape(1, 12, 2, 2)
+    ns = {"np": np}
+    exec(looped, ns)
+    torch_out = torch.nn.functional.pixel_shuffle(torch.from_numpy(x), 2)
+    assert np.array_equal(ns["pixel_shuffle"](x, 2), torch_out.numpy())

@@ -132,3 +132,118 @@ def test_train_step_with_the_wrong_structure_or_in_place_is_caught():
     assert result.status == "failed" and "(loss, new_params, new_buffers)" in result.message
     result = q6.run(_with(train_step, "in_place"))
     assert result.status == "failed" and "changed params[" in result.message, result.message
+
+
+LIBRARY_ANSWERS = {
+    "relu_backward": (
+        "def relu_backward(grad_output, x):\n"
+        "    return nn.relu_backward(grad_output, x)"),
+    "linear_backward": (
+        "from convlib.nn import linear_backward as lb\n"
+        "def linear_backward(grad_output, x, weight):\n"
+        "    return lb(grad_output, x, weight)"),
+    "softmax_cross_entropy": (
+        "def softmax_cross_entropy(logits, labels):\n"
+        "    return (nn.softmax_cross_entropy(logits, labels),\n"
+        "            nn.softmax_cross_entropy_backward(logits, labels))"),
+    "cnn_backward": (
+        "def cnn_backward(grad_logits, cache, params):\n"
+        "    grads = MODEL.backward(params, cache, grad_logits)\n"
+        "    return tuple(grads[k] for k in PARAM_NAMES)"),
+    "sgd_momentum_step": (
+        "def sgd_momentum_step(param, grad, buffer, lr, momentum,\n"
+        "                      weight_decay=0.0):\n"
+        "    b = None if buffer is None else {'p': buffer}\n"
+        "    p, b = nn.sgd_step({'p': param}, {'p': grad}, b, lr,\n"
+        "                       momentum, weight_decay=weight_decay)\n"
+        "    return p['p'], b['p']"),
+    "train_step": (
+        "def train_step(params, buffers, x, labels, lr, momentum):\n"
+        "    loss, grads = MODEL.loss_and_grads(params, x, labels)\n"
+        "    bufs = buffers or None\n"
+        "    step = nn.sgd_step(params, grads, bufs, lr, momentum)\n"
+        "    return (loss, *step)"),
+}
+
+
+def test_calling_the_library_scores_zero(tmp_path):
+    """One-liners around convlib.nn break each task's rules: 0 points,
+    although their output (tuples of arrays, q6's dicts too, read back from
+    the grader's sandbox) is right."""
+    from graded import grade_answers
+
+    tasks = grade_answers("ch15_cnn_from_scratch.ipynb", LIBRARY_ANSWERS,
+                          tmp_path)
+    forbidden = {"q1": "relu_backward", "q2": "linear_backward",
+                 "q3": "softmax_cross_entropy", "q4": "backward",
+                 "q5": "sgd_step", "q6": "loss_and_grads"}
+    for name, used in forbidden.items():
+        entry = tasks[name]
+        assert entry["score"] == 0, entry
+        assert entry["status"] == "failed", entry
+        assert any(p.startswith(f"uses {used} ")
+                   for p in entry["rules_broken"]), entry
+        assert "output is right on every case" in entry["summary"], entry
+
+
+def test_the_notebooks_model_is_the_checkers():
+    """The setup cell builds MODEL itself (the grader's sandbox imports
+    nothing of the checker's): it must be the network the references use."""
+    import nbformat
+
+    from exercises.notebooks import STUDENT_DIR
+
+    nb = nbformat.read(STUDENT_DIR / "ch15_cnn_from_scratch.ipynb", 4)
+    setup = next(c.source for c in nb.cells if c.cell_type == "code")
+    ns: dict = {}
+    own = [ln for ln in setup.splitlines() if "exercises" not in ln]
+    exec("\n".join(own), ns)
+    assert ns["MODEL"] == MODEL and ns["PARAM_NAMES"] == PARAM_NAMES
+
+
+def test_train_step_in_place_is_caught_through_the_sandbox():
+    """In the grader, train_step runs in another process: a change it makes
+    to the params dict there still fails q6."""
+    from exercises._check import RemoteFunction, _setup_source
+    from exercises._sandbox import Sandbox
+
+    in_place = (
+        "def train_step(params, buffers, x, labels, lr, momentum):\n"
+        "    loss, grads = MODEL.loss_and_grads(params, x, labels)\n"
+        "    bufs = buffers or None\n"
+        "    p, b = nn.sgd_step(params, grads, bufs, lr, momentum)\n"
+        "    params['fc.bias'] = p['fc.bias']\n"
+        "    return loss, p, b")
+    sandbox = Sandbox()
+    try:
+        setup = _setup_source("ch15_cnn_from_scratch")
+        assert sandbox.exec(setup, "<setup>", 60)[0] == "ok"
+        assert sandbox.exec(in_place, "<cell>", 60)[0] == "ok"
+        result = q6.run(RemoteFunction(sandbox, "train_step"))
+    finally:
+        sandbox.close()
+    assert result.status == "failed", result.message
+    assert "changed params['fc.bias'] in place" in result.message
+
+
+def test_train_step_must_use_the_learners_own_functions():
+    """q6's text says: use your softmax_cross_entropy, cnn_backward and
+    sgd_momentum_step."""
+    from exercises.rules import Program, answer_cells, rule_problems
+
+    cells = [(i, f"def {name}(*args):\n    pass") for i, name in enumerate(
+        ["softmax_cross_entropy", "cnn_backward", "sgd_momentum_step"])]
+    cells.append((9, (
+        "def train_step(params, buffers, x, labels, lr, momentum):\n"
+        "    logits, cache = MODEL.forward(params, x)\n"
+        "    loss, g = softmax_cross_entropy(logits, labels)\n"
+        "    gs = cnn_backward(g, cache, params)\n"
+        "    grads = dict(zip(PARAM_NAMES, gs))\n"
+        "    new_b = {k: momentum * buffers.get(k, 0) + grads[k]\n"
+        "             for k in grads}\n"
+        "    new_p = {k: params[k] - lr * new_b[k] for k in grads}\n"
+        "    return loss, new_p, new_b")))
+    problems = rule_problems(Program(answer_cells(cells)), "train_step",
+                             q6.forbid, q6.rules, q6.allow)
+    assert len(problems) == 1, problems
+    assert "does not call your sgd_momentum_step" in problems[0]

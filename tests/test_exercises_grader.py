@@ -347,3 +347,54 @@ def test_checker_messages_have_no_markup_in_text_and_code_in_html():
     data, _ = r._repr_mimebundle_()
     assert "`" not in data["text/plain"] and "`" not in data["text/html"]
     assert "<code>raise NotImplementedError</code>" in data["text/html"]
+
+
+def test_sandbox_returns_containers_and_sees_changes_inside_them():
+    """dicts, tuples and lists of arrays and plain values come back from the
+    sandbox; an object of any other class does not; an array changed inside
+    a dict argument is seen."""
+    import pickle
+
+    import numpy as np
+
+    from exercises._check import RemoteFunction
+    from exercises._sandbox import Sandbox, safe_loads
+
+    value = {"w": np.arange(6.0).reshape(2, 3),
+             "n": [1, 2.5, "a", (np.int64(3), None)]}
+    back = safe_loads(pickle.dumps((1.5, value, [np.float32(2)])))
+    assert back[0] == 1.5 and back[2][0] == np.float32(2)
+    assert np.array_equal(back[1]["w"], value["w"])
+    assert back[1]["n"] == value["n"]
+    with pytest.raises(pickle.UnpicklingError):
+        safe_loads(pickle.dumps(Program([])))
+    sandbox = Sandbox()
+    try:
+        sandbox.exec(
+            "import numpy as np\n"
+            "class Box:\n"
+            "    pass\n"
+            "def step(params, scale):\n"
+            "    params['w'] *= scale\n"
+            "    params['b'] = params['b'] + 1\n"
+            "    return (params['w'].sum(),\n"
+            "            {'w': params['w'] * 2, 'k': (1, 'x')})\n"
+            "def boxed():\n"
+            "    return {'box': Box()}\n", "<cell>", 30)
+        params = {"w": np.ones((2, 2)), "b": np.zeros(3)}
+        step = RemoteFunction(sandbox, "step").convbook_remote_call
+        outcome = step((params, 3.0), {}, 10)
+        assert outcome.exception is None, outcome.exception
+        total, out = outcome.value
+        assert total == 12.0
+        assert np.array_equal(out["w"], np.full((2, 2), 6.0))
+        assert out["k"] == (1, "x")
+        # written back: the array changed in place, and the replaced entry
+        assert np.array_equal(params["w"], np.full((2, 2), 3.0))
+        assert np.array_equal(params["b"], np.ones(3))
+        boxed = RemoteFunction(sandbox, "boxed").convbook_remote_call
+        outcome = boxed((), {}, 10)
+        assert outcome.exception is None
+        assert "not a value the checker can compare" in str(outcome.value)
+    finally:
+        sandbox.close()

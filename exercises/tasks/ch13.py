@@ -14,6 +14,7 @@ import numpy as np
 from convlib.receptive_field import GraphField, merge_fields, receptive_field
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
+from exercises.rules import library
 
 __all__ = ["chapter", "q1", "q2"]
 
@@ -89,6 +90,8 @@ def _cases_branch(rng):
 
 q1 = chapter.task(
     "q1", "the receptive field of one branch", function="branch_field",
+    forbid=library("receptive_field", "graph_receptive_field", "input_region",
+                   "of_model", "graph_of_model", what="the recurrence"),
     reference=_ref_branch, cases=_cases_branch, mistakes=_BRANCH_MISTAKES,
     hints=[
         "Start from r = 1, S = 1, P = 0 (one input pixel). For each layer (k, s, p[, d]): "
@@ -182,6 +185,8 @@ def _cases_merge(rng):
 
 q2 = chapter.task(
     "q2", "the receptive field of a merge", function="merge_field",
+    forbid=library("merge_fields", "graph_receptive_field", "graph_of_model",
+                   what="the merge"),
     reference=_ref_merge, cases=_cases_merge, mistakes=_MERGE_MISTAKES,
     hints=[
         "Feature 0 of branch b sees input pixels -P_b ... -P_b + r_b - 1. The merge sees their "

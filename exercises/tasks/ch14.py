@@ -14,6 +14,7 @@ import numpy as np
 import convlib.functional as F
 from exercises.checking import Case, Chapter
 from exercises.mistakes import Mistake
+from exercises.rules import library, no_loops
 
 __all__ = ["chapter", "q1", "q2", "q3"]
 
@@ -71,6 +72,8 @@ def _shuffle_tiled(ref, a):
 
 q1 = chapter.task(
     "q1", "pixel shuffle: channel blocks become space", function="pixel_shuffle",
+    forbid=library("pixel_shuffle", "pixel_unshuffle_backward", what="the shuffle"),
+    rules=[no_loops("reshapes and a transpose, no loops")],
     reference=_ref_shuffle, cases=_cases_shuffle,
     mistakes=[
         Mistake("the two sub-pixel axes swapped", (
@@ -143,6 +146,8 @@ def _unshuffle_tiled(ref, a):
 
 q2 = chapter.task(
     "q2", "pixel unshuffle: space becomes channels", function="pixel_unshuffle",
+    forbid=library("pixel_unshuffle", "pixel_shuffle_backward", what="the unshuffle"),
+    rules=[no_loops("reshapes and a transpose, no loops")],
     reference=_ref_unshuffle, cases=_cases_unshuffle,
     mistakes=[
         Mistake("the two sub-pixel axes swapped", (
@@ -188,6 +193,7 @@ def _always_2f(ref, a):
 
 q3 = chapter.task(
     "q3", "the bilinear kernel of an f-times upsampling", function="bilinear_kernel",
+    forbid=library("bilinear_kernel", "bilinear_upsample_weight", what="the kernel"),
     reference=_ref_bilinear,
     cases=[Case("factor 2: a 4x4 kernel", (2,)), Case("factor 3: a 5x5 kernel", (3,)),
            Case("factor 4: an 8x8 kernel", (4,)), Case("factor 1: the 1x1 kernel [[1]]", (1,)),

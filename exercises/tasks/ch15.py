@@ -7,15 +7,18 @@ the backward tasks are also checked by central differences. See ``exercises/chec
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
 
 import convlib.functional as F
 from convlib import nn
+from exercises._run import CallOutcome
 from exercises.checking import Case, Chapter, Task
 from exercises.gradcheck import numeric_gradient
 from exercises.mistakes import Mistake
+from exercises.rules import library, uses
 
 __all__ = ["chapter", "q1", "q2", "q3", "q4", "q5", "q6", "MODEL", "PARAM_NAMES", "Arrays"]
 
@@ -31,6 +34,14 @@ class Arrays(dict):
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: <{np.shape(v)}>" for k, v in self.items()) + "}"
+
+    def __deepcopy__(self, memo) -> "Arrays":
+        return Arrays(copy.deepcopy(dict(self), memo))
+
+    def __reduce_ex__(self, protocol):
+        """Pickled (sent to the grader's sandbox) as a plain dict: the learner's process
+        needs no class of the checker's to read its arguments."""
+        return dict, (dict(self),)
 
 
 def _ints(rng, *shape, low=-3, high=3):
@@ -81,6 +92,7 @@ def _cases_relu(rng):
 
 q1 = chapter.task(
     "q1", "ReLU backward", function="relu_backward",
+    forbid=library("relu_backward", what="the ReLU backward"),
     reference=_ref_relu, cases=_cases_relu,
     mistakes=[
         Mistake("mask from the gradient", (
@@ -140,6 +152,7 @@ def _linear_wrong(which):
 
 q2 = chapter.task(
     "q2", "linear layer backward", function="linear_backward",
+    forbid=library("linear_backward", what="the linear layer's backward"),
     reference=_ref_linear, cases=_cases_linear, output_names=("grad_input", "grad_weight", "grad_bias"),
     gradient=_LossCheck(_linear_forward, {"grad_input": "x", "grad_weight": "weight"}),
     mistakes=[
@@ -195,6 +208,8 @@ def _ce_wrong(which):
 
 q3 = chapter.task(
     "q3", "softmax cross-entropy: the loss and its gradient", function="softmax_cross_entropy",
+    forbid=library("softmax_cross_entropy", "softmax_cross_entropy_backward",
+                   what="the loss and its gradient"),
     reference=_ref_ce, cases=_cases_ce, output_names=("loss", "grad_logits"),
     gradient=_LossCheck(lambda logits, labels: nn.softmax_cross_entropy(logits, labels),
                         {"grad_logits": "logits"}),
@@ -285,6 +300,9 @@ def _cnn_wrong(skip=None, pool_avg=False, conv_input=None):
 
 q4 = chapter.task(
     "q4", "the network's backward pass", function="cnn_backward",
+    forbid=library("backward", "loss_and_grads", "train", what="the network's backward pass"),
+    rules=[uses(f, "the task says: use your functions from questions 1 and 2")
+           for f in ("relu_backward", "linear_backward")],
     reference=_ref_cnn_backward, cases=_cases_cnn, output_names=PARAM_NAMES,
     gradient=_ParamCheck(_cnn_loss, {}),
     mistakes=[
@@ -353,6 +371,7 @@ def _sgd_wrong(which):
 
 q5 = chapter.task(
     "q5", "SGD with momentum, PyTorch's update", function="sgd_momentum_step",
+    forbid=library("sgd_step", "train", what="the SGD step"),
     reference=_ref_sgd, cases=_cases_sgd, output_names=("new_param", "new_buffer"),
     mistakes=[
         Mistake("learning rate inside the buffer", (
@@ -419,26 +438,53 @@ class _StepTask(Task):
     def run(self, fn):
         if not callable(fn):
             return super().run(fn)
+        remote = getattr(fn, "convbook_remote_call", None)  # the grader's sandbox
 
-        @functools.wraps(fn)
-        def flat(*args, **kwargs):
-            before = [(i, {k: np.array(v) for k, v in a.items()}) for i, a in enumerate(args)
-                      if isinstance(a, dict)]
-            out = fn(*args, **kwargs)
-            for i, kept in before:
-                for k, v in kept.items():
-                    if not np.array_equal(v, args[i].get(k)):
-                        which = ("params", "buffers")[i] if i < 2 else f"argument {i + 1}"
-                        raise ValueError(
-                            f"train_step changed {which}[{k!r}] in place. Leave the old dicts "
-                            "and arrays untouched: build new ones (p - lr * b, not p -= lr * b).")
-            flat_out = _flatten_step(out)
-            if flat_out is out and out is not None:
-                raise TypeError(
-                    "train_step must return (loss, new_params, new_buffers): a number and two "
-                    f"dicts with the keys {list(PARAM_NAMES)}; got {_describe(out)}")
-            return flat_out
+        if remote is None:
+            @functools.wraps(fn)
+            def flat(*args, **kwargs):
+                before = _snapshot(args)
+                return _checked_step(args, before, fn(*args, **kwargs))
+            return super().run(flat)
+
+        def flat_remote(args, kwargs, seconds):
+            before = _snapshot(args)
+            outcome = remote(args, kwargs, seconds)
+            if outcome.timed_out or outcome.exception is not None:
+                return outcome
+            try:
+                value = _checked_step(args, before, outcome.value)
+            except (TypeError, ValueError) as exc:
+                return CallOutcome(exception=exc, seconds=outcome.seconds)
+            return CallOutcome(value=value, seconds=outcome.seconds)
+
+        def flat(*args, **kwargs):  # not called: the checker uses the hook
+            raise RuntimeError("called through convbook_remote_call only")
+        flat.convbook_remote_call = flat_remote
         return super().run(flat)
+
+
+def _snapshot(args) -> list:
+    """Copies of the arrays in the dict arguments, to see in-place changes."""
+    return [(i, {k: np.array(v) for k, v in a.items()}) for i, a in enumerate(args)
+            if isinstance(a, dict)]
+
+
+def _checked_step(args, before, out):
+    """``out`` flattened; an error if the dict arguments changed or ``out`` has the wrong form."""
+    for i, kept in before:
+        for k, v in kept.items():
+            if not np.array_equal(v, args[i].get(k)):
+                which = ("params", "buffers")[i] if i < 2 else f"argument {i + 1}"
+                raise ValueError(
+                    f"train_step changed {which}[{k!r}] in place. Leave the old dicts "
+                    "and arrays untouched: build new ones (p - lr * b, not p -= lr * b).")
+    flat_out = _flatten_step(out)
+    if flat_out is out and out is not None:
+        raise TypeError(
+            "train_step must return (loss, new_params, new_buffers): a number and two "
+            f"dicts with the keys {list(PARAM_NAMES)}; got {_describe(out)}")
+    return flat_out
 
 
 def _step_wrong(which):
@@ -460,6 +506,10 @@ def _step_wrong(which):
 
 q6 = _StepTask(
     "q6", "one training step", function="train_step", chapter=chapter,
+    forbid=library("backward", "loss_and_grads", "sgd_step", "train",
+                   what="the training step"),
+    rules=[uses(f, "the task says: use your functions from questions 3 to 5")
+           for f in ("softmax_cross_entropy", "cnn_backward", "sgd_momentum_step")],
     reference=_ref_step, cases=_cases_step,
     output_names=("loss",) + tuple(f"new_params[{k!r}]" for k in PARAM_NAMES)
     + tuple(f"new_buffers[{k!r}]" for k in PARAM_NAMES),
