@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.transforms import SphinxTransform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,8 +81,26 @@ class KeepDocstringsEnglish(SphinxTransform):
                 node["translatable"] = False
 
 
+def _translate_toc_captions(app, doctree) -> None:
+    """The parts' captions come from _toc.yml as toctree nodes inserted after Sphinx's own
+    translation step: look them up in the page's catalog (gettext extracts them there)."""
+    language = app.config.language or "en"
+    if language == "en":
+        return
+    po_path = ROOT / "book" / "locales" / language / "LC_MESSAGES" / f"{app.env.docname}.po"
+    toctrees = [n for n in doctree.findall(addnodes.toctree) if n.get("caption")]
+    if not toctrees or not po_path.is_file():
+        return
+    catalog = _read(po_path)
+    for node in toctrees:
+        message = catalog.get(node["caption"])
+        if message is not None and message.string and not message.fuzzy:
+            node["caption"] = message.string
+
+
 def setup(app):
     app.add_transform(KeepDocstringsEnglish)
+    app.connect("doctree-read", _translate_toc_captions)
     app.connect("html-page-context", _add_switch)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
 
@@ -128,6 +147,7 @@ def build_zh() -> int:
     os.environ["CONVBOOK_EDITION"] = "zh"
     os.environ["CONVBOOK_STATIC"] = "1"  # explorers as static players, as in ./dev book
     os.environ["CONVBOOK_LITE"] = "0"  # one JupyterLite site, the English edition's
+    os.environ["CONVBOOK_LITE_ROOT"] = "../"  # ... which is one level up from zh/
     return _build("html", ZH_OUT, ROOT / "_build" / ".doctrees-zh", {"language": LANGUAGE})
 
 

@@ -65,6 +65,29 @@ NEEDS = ("It needs the book <em>served over http</em> (<code>./dev serve</code>;
          "file it cannot start) and an <em>internet connection</em>: the first run downloads "
          "the Python runtime (Pyodide) with numpy and matplotlib, about 25 MB, which the "
          "browser then keeps.")
+FILE_NOTE = ("<strong>This page was opened as a file (file://), and the browser does not run "
+             "the live notebook from a file.</strong> Serve the book instead: run "
+             "<code>./dev serve</code> in the repository and open "
+             "<code>http://127.0.0.1:8000/</code>, then click the button again.")
+#: the same texts in the Chinese edition (book/_ext/convbook_i18n.py sets CONVBOOK_EDITION=zh)
+ZH_TEXT = {
+    "title": "在线运行",
+    "needs": ("它需要<em>通过 http 访问</em>本书（<code>./dev serve</code>；以文件方式打开时无法"
+              "启动），并需要<em>联网</em>：第一次运行会下载 Python 运行时（Pyodide）以及 numpy "
+              "和 matplotlib，约 25 MB，之后由浏览器缓存。"),
+    "file": ("<strong>此页面是以文件（file://）方式打开的，浏览器无法从文件运行在线笔记本。"
+             "</strong>请改为启动服务：在仓库中运行 <code>./dev serve</code>，打开 "
+             "<code>http://127.0.0.1:8000/zh/</code>，然后再点一次按钮。"),
+}
+#: set by the Chinese edition's build: where the English edition's lite site is, relative
+#: to this edition's root (the lite site is built once)
+LITE_ELSEWHERE = "CONVBOOK_LITE_ROOT"
+
+
+def _chinese() -> bool:
+    return os.environ.get("CONVBOOK_EDITION", "en").startswith("zh")
+
+
 #: the button's onclick: from file:// show the explanation instead of opening a blank page
 FILE_CHECK_JS = ("if (location.protocol === 'file:') { this.closest('.convbook-try-live')"
                  ".querySelector('.convbook-file-note').hidden = false; return false; }")
@@ -333,24 +356,30 @@ class TryLiveDirective(SphinxDirective):
         source = self.env.doc2path(docname)
         if not str(source).endswith(".ipynb"):
             raise self.error("{try-live} only works in a notebook chapter")
-        if not lite_enabled():
+        zh = _chinese()
+        if not lite_enabled() and not os.environ.get(LITE_ELSEWHERE):
             return [nodes.paragraph(text="(Live code in the browser is disabled in this "
                                          "build.)")]
-        self.env.convbook_lite_docs = getattr(self.env, "convbook_lite_docs", set())
-        self.env.convbook_lite_docs.add(docname)
-        url = f"{_to_root(docname)}{SITE_DIR}/notebooks/index.html?path={_lite_path(docname)}"
-        text = self.options.get("text", "Run this chapter in your browser")
+        if lite_enabled():
+            self.env.convbook_lite_docs = getattr(self.env, "convbook_lite_docs", set())
+            self.env.convbook_lite_docs.add(docname)
+        # the Chinese edition (in zh/) opens the English edition's lite site, one level up
+        site_root = _to_root(docname) + os.environ.get(LITE_ELSEWHERE, "")
+        url = f"{site_root}{SITE_DIR}/notebooks/index.html?path={_lite_path(docname)}"
+        text = self.options.get("text", "在浏览器中运行本章" if zh else
+                                "Run this chapter in your browser")
         extra = " ".join(self.content) or (
+            "笔记本在 JupyterLite 中打开：Python 直接在浏览器里运行，需要 PyTorch 的单元格会被略去。"
+            if zh else
             "The notebook opens in JupyterLite: Python runs in your browser. Cells that need "
             "PyTorch are left out there.")
+        title, needs, note = (ZH_TEXT["title"], ZH_TEXT["needs"], ZH_TEXT["file"]) if zh else (
+            "Try it live", NEEDS, FILE_NOTE)
         html = (f'<div class="admonition tip convbook-try-live"><p class="admonition-title">'
-                f'Try it live</p><p><a class="btn btn-primary convbook-try-live-button" '
+                f'{title}</p><p><a class="btn btn-primary convbook-try-live-button" '
                 f'href="{url}" target="_blank" rel="noopener" onclick="{FILE_CHECK_JS}">'
-                f'&#9654; {text}</a></p><p>{extra} {NEEDS}</p>'
-                f'<p class="convbook-file-note" hidden><strong>This page was opened as a file '
-                f'(file://), and the browser does not run the live notebook from a file.</strong> '
-                f'Serve the book instead: run <code>./dev serve</code> in the repository and '
-                f'open <code>http://127.0.0.1:8000/</code>, then click the button again.</p>'
+                f'&#9654; {text}</a></p><p>{extra} {needs}</p>'
+                f'<p class="convbook-file-note" hidden>{note}</p>'
                 f'</div>')
         return [nodes.raw("", html, format="html")]
 
@@ -364,15 +393,29 @@ class NeedsTorchDirective(SphinxDirective):
         docname = self.env.docname
         suffix = Path(str(self.env.doc2path(docname))).suffix
         href = f"{_to_root(docname)}_sources/{docname}{suffix}"
-        body = " ".join(self.content) or (
-            "This chapter needs PyTorch, which does not run in the browser, so it has no "
-            "live version.")
-        html = (f'<div class="admonition note convbook-needs-torch"><p class="admonition-title">'
-                f'Needs PyTorch</p><p>{body} To run it, <a href="{href}" download>download '
-                f'the notebook</a> (or use the download button at the top of the page) and '
-                f'open it in Jupyter after installing the book '
-                f'(<code>pip install -r requirements.txt</code>).</p></div>')
-        return [nodes.raw("", html, format="html")]
+        zh = _chinese()
+        title = "需要 PyTorch" if zh else "Needs PyTorch"
+        if zh:
+            default = "本章需要 PyTorch，而 PyTorch 不能在浏览器中运行，所以本章没有在线版本。"
+            tail = (f'要运行它，请<a href="{href}" download>下载笔记本</a>（或使用页面顶部的下载'
+                    f'按钮），安装本书的环境（<code>pip install -r requirements.txt</code>）后在 '
+                    f'Jupyter 中打开。')
+        else:
+            default = ("This chapter needs PyTorch, which does not run in the browser, so it "
+                       "has no live version.")
+            tail = (f'To run it, <a href="{href}" download>download the notebook</a> (or use '
+                    f'the download button at the top of the page) and open it in Jupyter after '
+                    f'installing the book (<code>pip install -r requirements.txt</code>).')
+        opening = nodes.raw("", f'<div class="admonition note convbook-needs-torch">'
+                                f'<p class="admonition-title">{title}</p>', format="html")
+        if self.content:  # the author's own sentence: parsed, so it is translated too
+            body = nodes.container()
+            self.state.nested_parse(self.content, self.content_offset, body)
+            middle = list(body.children)
+        else:
+            middle = [nodes.raw("", f"<p>{default}</p>", format="html")]
+        closing = nodes.raw("", f"<p>{tail}</p></div>", format="html")
+        return [opening, *middle, closing]
 
 
 # --------------------------------------------------------------------------- events
