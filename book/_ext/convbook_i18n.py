@@ -98,8 +98,36 @@ def _translate_toc_captions(app, doctree) -> None:
             node["caption"] = message.string
 
 
+def _patch_glue_roles() -> None:
+    """Glued values in translated paragraphs. Sphinx re-parses a translated message as a small
+    document of its own, without the notebook's glue data, so MyST-NB's ``{glue:text}`` and
+    ``{glue}`` roles find nothing there. In such a document the roles are turned into MyST-NB's
+    own cross-document form (``page.ipynb::key``, here pointing at the page itself), which is
+    resolved later from the glue cache that MyST-NB writes for every page."""
+    from myst_nb.ext.glue import roles
+
+    for role in (roles.PasteTextRole, roles.PasteRoleAny):
+        if getattr(role.run, "convbook_translated", False):
+            continue
+        original = role.run
+
+        def run(self, _original=original, _text=role is roles.PasteTextRole):
+            if "nb_renderer" not in self.document and "::" not in self.text:
+                env = self.document.settings.env
+                page = Path(str(env.doc2path(env.docname))).name
+                # the text role reads "page::key:format": give it its default format
+                fmt = ":s" if _text and ":" not in self.text else ""
+                self.text = f"{page}::{self.text}{fmt}"
+            return _original(self)
+
+        run.convbook_translated = True
+        role.run = run
+
+
 def setup(app):
     app.add_transform(KeepDocstringsEnglish)
+    if os.environ.get("CONVBOOK_EDITION", "en") != "en":
+        _patch_glue_roles()
     app.connect("doctree-read", _translate_toc_captions)
     app.connect("html-page-context", _add_switch)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
