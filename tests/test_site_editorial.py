@@ -19,21 +19,18 @@ is set: then it fails.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 import sitecheck
+# the built site, the server and the browser are the site tests' own fixtures
+from test_site import (  # noqa: F401  (fixtures are used by name)
+    ROOT, ZH, base_url, browser, playwright, site,
+)
 
 pytestmark = pytest.mark.book
-
-ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 CHAPTER_PARTS = ("book/basics/", "book/family/", "book/blocks/", "book/inside/",
                  "book/together/")
 VICTIM = "book/family/dilated_conv.html"
@@ -77,11 +74,6 @@ EDITORIAL_JS = r"""
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
-
 
 def _chapter_pages() -> list[str]:
     try:
@@ -89,7 +81,7 @@ def _chapter_pages() -> list[str]:
     except (OSError, KeyError, TypeError):
         return [VICTIM]
     pages = [f"{d}.html" for d in docs if d.startswith(CHAPTER_PARTS)]
-    return pages + [f"zh/{page}" for page in pages]  # the Chinese edition too
+    return pages + [ZH + page for page in pages]  # the Chinese edition too
 
 
 def editorial_problems(context, base_url: str, page: str) -> list[str]:
@@ -100,33 +92,6 @@ def editorial_problems(context, base_url: str, page: str) -> list[str]:
         return [f"{page}: {p}" for p in tab.evaluate(EDITORIAL_JS)]
     finally:
         tab.close()
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    if not (HTML / "index.html").is_file():
-        _unavailable("the book is not built (_build/html/index.html missing): run ./dev book")
-    return HTML
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} not found: apt-get install chromium (./dev setup does it)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def base_url(site: Path):
-    with sitecheck.serve(site) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -182,19 +182,11 @@ def build_zh() -> int:
 
 
 def status() -> int:
-    from babel.messages.pofile import read_po
-
-    untranslated = fuzzy = total = 0
-    for po_path in sorted(CATALOGS.rglob("*.po")):
-        with open(po_path, "rb") as fh:
-            catalog = read_po(fh)
-        for message in catalog:
-            if not message.id:
-                continue
-            total += 1
-            untranslated += not message.string
-            fuzzy += message.fuzzy
-    print(f"{total} messages, {untranslated} untranslated, {fuzzy} fuzzy")
+    """Count the messages, the untranslated and the fuzzy ones, over every catalog."""
+    messages = [m for po in sorted(CATALOGS.rglob("*.po")) for m in _read(po) if m.id]
+    untranslated = sum(not m.string for m in messages)
+    fuzzy = sum(m.fuzzy for m in messages)
+    print(f"{len(messages)} messages, {untranslated} untranslated, {fuzzy} fuzzy")
     return 0
 
 
