@@ -53,6 +53,9 @@ __all__ = [
     "merge_fields",
     "graph_receptive_field",
     "graph_of_model",
+    "probe_rows",
+    "positive_weights",
+    "probe_agrees",
 ]
 
 
@@ -595,3 +598,53 @@ def _layer_of_module(mod: object, name: str, axis: int) -> Optional[Layer]:
         before, after = (top, bottom) if axis == 0 else (left, right)
         return Layer(1, 1, before, name=name, padding_after=after)
     return None
+
+
+# ---- the brute-force check: which input rows reach which output rows (needs torch) ---------
+
+
+def probe_rows(module: object, n: int, channels: int):
+    """``dep[t, j]``: output row ``j`` of ``module`` changes when only input row ``t`` is lit.
+
+    One forward pass over a batch of ``n`` inputs of shape ``(channels, n, 1)``, input ``t``
+    being all zeros but row ``t``. With positive weights and zero biases
+    (:func:`positive_weights`) nothing cancels, so ``dep[:, j]`` is output ``j``'s receptive
+    field along the height, to compare with :func:`graph_receptive_field`'s ``region(j)``.
+    """
+    import torch
+
+    x = torch.zeros(n, channels, n, 1, dtype=torch.float64)
+    x[torch.arange(n), :, torch.arange(n), :] = 1.0
+    with torch.no_grad():
+        y = module(x)
+    return (y.abs().sum(dim=(1, 3)) > 0).numpy()
+
+
+def positive_weights(module, seed: int = 0):
+    """``module`` with weights drawn from ``[0.5, 1.5)``, zero biases, float64, eval mode (in
+    place, returned), so that :func:`probe_rows` sees every path."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            with torch.no_grad():
+                layer.weight.copy_(0.5 + torch.rand(layer.weight.shape, generator=generator))
+                if layer.bias is not None:
+                    layer.bias.zero_()
+    return module.double().eval()
+
+
+def probe_agrees(dep, field: "GraphField") -> tuple[bool, int]:
+    """Whether the probe's rows equal ``field.region(j)`` for every output ``j`` whose field lies
+    inside the input; returns ``(agree, number of outputs checked)``."""
+    import numpy as np
+
+    n, agree, checked = dep.shape[0], True, 0
+    for j in range(dep.shape[1]):
+        first, last = field.region(j)
+        if first >= 0 and last < n:
+            seen = np.flatnonzero(dep[:, j])
+            agree &= bool(seen.size) and (seen.min(), seen.max()) == (first, last)
+            checked += 1
+    return agree, checked

@@ -400,3 +400,18 @@ def test_of_model_same_padding_with_an_even_kernel_and_zero_pad():
         y = net(torch.zeros(1, 1, 9, 9))
     assert [r.output_size for r in records] == [9, 12, y.shape[2]]
     assert [(r.size, r.padding) for r in records] == [(4, 1), (4, 2), (6, 2)]
+
+
+def test_the_chapters_probe_equals_the_tests_probe():
+    """convlib's probe (shown in the branch chapter) against the tests' own brute force."""
+    from convlib import receptive_field as rf
+    from test_receptive_field import probe_rows as brute_force_rows
+
+    net = rf.positive_weights(nn.Sequential(nn.Conv2d(1, 1, 3, padding=(1, 1)),
+                                            nn.Conv2d(1, 1, (3, 1), stride=2)), seed=3)
+    dep = rf.probe_rows(net, 15, 1)
+    assert (dep == brute_force_rows(net, 15)).all()
+    fields = rf.graph_receptive_field(rf.graph_of_model(net), input_size=15)
+    agree, checked = rf.probe_agrees(dep, fields["output"])
+    assert agree and checked > 0
+    assert not rf.probe_agrees(dep[::-1], fields["output"])[0]   # the check can fail
