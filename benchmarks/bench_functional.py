@@ -8,7 +8,8 @@
 For each case: the best of R interleaved runs of convlib and of torch (numpy and torch take
 turns, so background load hits both alike), their ratio, and the peak memory the numpy path
 allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
-threads as numpy's BLAS. Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
+threads as numpy's BLAS, and so does convlib's own pool (``convlib.functional.set_num_threads``).
+Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
 With ``--cpu-time`` each run is timed by the CPU time of this process instead of the wall
 clock: on a machine shared with other work, time spent waiting for a core is not counted, so
 the ratios stay meaningful under load (use it with ``--threads 1``: with more threads, idle
@@ -19,8 +20,6 @@ Not a test: speed is measured here, never asserted.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import glob
 import os
 import time
 import tracemalloc
@@ -29,24 +28,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convlib.functional import conv2d, conv2d_backward, max_pool2d
-
-
-def _openblas(verb: str):
-    """The ``get``/``set`` num-threads function of numpy's bundled OpenBLAS, or None."""
-    libdir = os.path.dirname(np.__file__) + ".libs"
-    for path in glob.glob(os.path.join(libdir, "*openblas*")):
-        lib = ctypes.CDLL(path)  # already loaded by numpy: this returns the same library
-        for name in (f"scipy_openblas_{verb}_num_threads64_", f"scipy_openblas_{verb}_num_threads",
-                     f"openblas_{verb}_num_threads64_", f"openblas_{verb}_num_threads"):
-            if hasattr(lib, name):
-                return getattr(lib, name)
-    return None
+from convlib.functional import conv2d, conv2d_backward, max_pool2d, set_num_threads
+from convlib.functional._parallel import openblas_function
 
 
 def numpy_blas_threads() -> int:
     """Threads of numpy's bundled OpenBLAS (asked directly), else what the environment says."""
-    get = _openblas("get")
+    get = openblas_function("get")
     if get is not None:
         return int(get())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -127,12 +115,13 @@ def main() -> None:
     repeats = args.repeats or (3 if args.quick else 7)
 
     if args.threads is not None:
-        setter = _openblas("set")
+        setter = openblas_function("set")
         if setter is None:
             parser.error("cannot set numpy's BLAS threads here; use OPENBLAS_NUM_THREADS")
         setter(args.threads)
     threads = numpy_blas_threads()
     torch.set_num_threads(threads)
+    set_num_threads(threads)  # convlib's own chunks (convlib.functional._parallel)
     rng = np.random.default_rng(0)
     print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
           f"{threads} threads each; best of {repeats} interleaved runs"

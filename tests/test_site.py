@@ -302,6 +302,12 @@ def test_every_explorer_has_a_static_player(page: str, calls: int, site: Path) -
         "with ./dev book (CONVBOOK_STATIC=1), from a clean cache?")
     assert "application/vnd.jupyter.widget-view+json" not in html  # no dead sliders
     assert "convbook-player.js" in html
+    notes = re.findall(r'class="cb-player-note">([^<]*)<', html)
+    assert len(notes) == calls, f"{page}: {len(notes)} player notes for {calls} players"
+    if page.startswith(ZH):  # the page's own words, in the page's language
+        english = [n for n in notes if re.search(r"[A-Za-z]{4,}", n) or "静态页面" not in n]
+        assert not english, f"{page}: player notes not in Chinese: {english}"
+        assert "(fixed in the static page)" not in html
 
 
 def _fonts_conf(tmp: Path) -> Path:

@@ -56,6 +56,23 @@ def _other_edition_href(pagename: str, language: str) -> str:
     return f"{up}{ZH_SUBDIR}/{pagename}.html"
 
 
+#: the static players' own English (convlib/widgets/player.py), written into the shared outputs
+PLAYER_NOTES_ZH = [
+    (re.compile(r"Static page: (\d+) precomputed settings? of this explorer \(a slider offers only "
+                r"these values\)\. Run the notebook for every value\."),
+     r"静态页面：本探索器预先计算了 \1 种设置（滑块只提供这些取值）。运行笔记本可以取任意值。"),
+    (re.compile(re.escape("(fixed in the static page)")), "（静态页面中固定）"),
+]
+
+
+def translate_player_notes(body: str) -> str:
+    """The Chinese edition's player notes: the outputs are the English build's, but these
+    sentences are the page's own chrome, not a program's output."""
+    for pattern, chinese in PLAYER_NOTES_ZH:
+        body = pattern.sub(chinese, body)
+    return body
+
+
 def _add_switch(app, pagename, templatename, context, doctree):
     if doctree is None and pagename not in ("genindex", "search", "py-modindex"):
         return
@@ -66,7 +83,8 @@ def _add_switch(app, pagename, templatename, context, doctree):
         lang="en" if chinese else "zh-CN",
         label="English" if chinese else "中文",
     )
-    context["body"] = html + context.get("body", "")
+    body = context.get("body", "")
+    context["body"] = html + (translate_player_notes(body) if chinese else body)
 
 
 class KeepDocstringsEnglish(SphinxTransform):

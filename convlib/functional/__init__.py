@@ -36,6 +36,7 @@ from convlib.functional.pooling import (
     max_pool2d,
     max_pool2d_backward,
 )
+from convlib.functional._parallel import num_threads, set_num_threads
 from convlib.functional.pixel import (
     bilinear_kernel,
     bilinear_upsample_weight,
@@ -63,4 +64,5 @@ __all__ = [
     "deform_conv2d", "deform_conv2d_backward",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "bilinear_kernel", "bilinear_upsample_weight",
+    "num_threads", "set_num_threads",
 ]

@@ -7,10 +7,12 @@ Depthwise convolution (one input channel per group), stride 1, computed tap by t
   at once, one *contiguous* slice, so every shifted copy of the image is a view. The sums are
   computed on the padded width ``(Ho, Wp)``; the ``Wp - Wo`` columns that wrap onto the next
   row are dropped block by block, once the taps are summed.
-- **Cache-sized blocks.** ``y = sum_{a,b} w[a, b] * (x shifted by a, b)``: all ``kh*kw``
+- **Blocks of planes.** ``y = sum_{a,b} w[a, b] * (x shifted by a, b)``: all ``kh*kw``
   products of a block of image planes are formed at once and summed. The loop runs over blocks
-  of about ``_BLOCK_BYTES`` of (image, channel) planes so that the products stay in the CPU
-  cache — over memory blocks, never over pixels.
+  of about ``_BLOCK_BYTES`` of products (over memory blocks, never over pixels); each block is
+  padded on its own, and the blocks run on a few threads (:mod:`convlib.functional._parallel`).
+  A block is a few MB, not cache-sized: each numpy call costs microseconds of its own, and
+  many short calls also keep threads waiting for the GIL (measured in ``benchmarks/``).
 - **Weight gradient.** Per tap, one batched dot product of whole planes (``grad_y`` widened to
   ``Wp`` with zeros, so the wrapped columns contribute nothing).
 """
@@ -20,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from convlib.functional._parallel import run_chunks, scratch
 from convlib.functional._windows import ConvGeometry
 
-_BLOCK_BYTES = 1 << 19  # products of one block of planes: about half a typical L2 cache
+_BLOCK_BYTES = 1 << 22  # products of one block of planes (4 MB: measured fastest, 1 or 2 threads)
 
 
 def flat_image(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
@@ -36,6 +39,18 @@ def flat_image(x: np.ndarray, geom: ConvGeometry) -> tuple[np.ndarray, int]:
     return xp.reshape(n, c, xp.shape[2] * wp), wp
 
 
+def fill_padded(out: np.ndarray, planes: np.ndarray, pads: tuple[int, int, int, int]) -> None:
+    """Write ``planes (P, H, W)`` into ``out (P, Hp + 1, Wp)`` zero-padded by ``pads`` (top,
+    bottom, left, right; the extra bottom row is zero too), touching every element once."""
+    top, _, left, _ = pads
+    h, w = planes.shape[1:]
+    out[:, :top] = 0
+    out[:, top + h:] = 0
+    out[:, top:top + h, :left] = 0
+    out[:, top:top + h, left + w:] = 0
+    out[:, top:top + h, left:left + w] = planes
+
+
 def tap_starts(geom: ConvGeometry, wp: int) -> list[int]:
     """Where tap ``(a, b)`` starts in a flattened padded plane (stride 1), taps row-major."""
     (kh, kw), (dh, dw) = geom.kernel, geom.dilation
@@ -47,28 +62,35 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
 
     ``y[n, c*M + m] = sum_{a,b} weight[c*M + m, 0, a, b] * x_pad[n, c] shifted by (a*dh, b*dw)``.
     """
-    n, c = x.shape[:2]
+    n, c, h, w_ = x.shape
     cout, _, kh, kw = weight.shape
     m = cout // c
     (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
-    flat, wp = flat_image(x, geom)
-    planes = flat.reshape(n * c, flat.shape[2])
-    length = ho * wp
-    step, item = planes.strides[0], planes.itemsize
-    # taps[p, 0, a, b, l] = planes[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
-    taps = as_strided(planes, (n * c, 1, kh, kw, length),
-                      (step, 0, dh * wp * item, dw * item, item), writeable=False)
+    planes = x.reshape(n * c, 1, h, w_)
+    wp = w_ + geom.pads[2] + geom.pads[3]
+    length, item = ho * wp, x.itemsize
+    # the weights of plane p = (image, channel): weight[channel*M : channel*M + M]
     w = np.broadcast_to(weight.reshape(1, c, m, kh, kw, 1), (n, c, m, kh, kw, 1))
     w = w.reshape(n * c, m, kh, kw, 1)
     y = np.empty((n * c, m, ho, wo), x.dtype)
-    block = max(1, _BLOCK_BYTES // (m * kh * kw * length * item))
-    products = np.empty((min(block, n * c), m, kh, kw, length), x.dtype)
-    sums = np.empty((min(block, n * c), m, length), x.dtype)
-    for p in range(0, n * c, block):  # blocks of planes, sized for the cache
+    block = min(n * c, max(1, _BLOCK_BYTES // (m * kh * kw * length * item)))
+    padded_shape = (block, h + geom.pads[0] + geom.pads[1] + 1, wp)
+
+    def run(p: int) -> None:  # one block of planes
         q = min(p + block, n * c)
-        np.multiply(w[p:q], taps[p:q], out=products[:q - p])
-        np.add.reduce(products[:q - p], axis=(2, 3), out=sums[:q - p])  # long, contiguous rows
-        y[p:q] = sums[:q - p].reshape(q - p, m, ho, wp)[..., :wo]  # drop the wrapped columns
+        padded = scratch("padded", padded_shape, x.dtype)[:q - p]
+        fill_padded(padded, planes[p:q, 0], geom.pads)  # padded here, while in cache
+        flat = padded.reshape(q - p, -1)
+        # taps[p, 0, a, b, l] = flat[p, a*dh*Wp + b*dw + l]: every shifted copy, as one view
+        taps = as_strided(flat, (q - p, 1, kh, kw, length),
+                          (flat.strides[0], 0, dh * wp * item, dw * item, item), writeable=False)
+        products = scratch("products", (block, m, kh, kw, length), x.dtype)[:q - p]
+        sums = scratch("sums", (block, m, length), x.dtype)[:q - p]
+        np.multiply(w[p:q], taps, out=products)
+        np.add.reduce(products, axis=(2, 3), out=sums)  # long, contiguous rows
+        y[p:q] = sums.reshape(q - p, m, ho, wp)[..., :wo]  # drop the wrapped columns
+
+    run_chunks(run, range(0, n * c, block))
     return y.reshape(n, cout, ho, wo)
 
 

@@ -1,0 +1,162 @@
+"""Chunked, threaded forward paths: every chunking gives torch's result, any thread count the same bits.
+
+The chunk sizes (``conv._CHUNK_BYTES``, ``_fast._BLOCK_BYTES``) are shrunk here so that the
+small test images are cut into row blocks, single images and blocks of planes, the cuts that
+large images get at the real sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from convlib.functional import _fast, _parallel, conv, conv2d, conv2d_backward
+from oracle import assert_close
+
+pytestmark = pytest.mark.usefixtures("torch_for_tiny_shapes")
+
+
+@pytest.fixture
+def threads():
+    """Restores the thread count a test changes."""
+    before = _parallel.num_threads()
+    yield _parallel.set_num_threads
+    _parallel.set_num_threads(before)
+
+
+def config(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2]))
+    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 5, size=2))
+    kw = dict(stride=tuple(int(v) for v in rng.integers(1, 4, size=2)),
+              padding=tuple(int(v) for v in rng.integers(0, 3, size=2)),
+              dilation=tuple(int(v) for v in rng.integers(1, 3, size=2)), groups=groups)
+    h, w = (int(v) for v in rng.integers(9, 20, size=2))
+    x = rng.standard_normal((int(rng.integers(1, 5)), cin, h, w)).astype(np.float32)
+    weight = rng.standard_normal((cout, cin // groups) + k).astype(np.float32)
+    return x, weight, kw
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 200, 3000, 1 << 20])
+@pytest.mark.parametrize("seed", range(12))
+def test_column_chunks_match_torch(monkeypatch, chunk_bytes, seed):
+    """Rows one at a time, a few rows, whole images, several images: torch's output each time."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
+    x, weight, kw = config(seed)
+    expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), **kw)
+    assert_close(conv2d(x, weight, **kw), expected, np.float32)
+
+
+def test_column_chunks_cover_the_output_once():
+    """The chunk plan tiles (image, row) exactly once, whatever the budget."""
+    for n, ho, row_bytes in [(3, 7, 100), (5, 1, 10), (4, 9, 1 << 30), (2, 6, 1)]:
+        for budget in (1, 250, 1000, 1 << 20):
+            conv._CHUNK_BYTES, saved = budget, conv._CHUNK_BYTES
+            try:
+                chunks = conv._column_chunks(n, ho, row_bytes, whole=False)
+            finally:
+                conv._CHUNK_BYTES = saved
+            seen = np.zeros((n, ho), int)
+            for i0, i1, r0, r1 in chunks:
+                seen[i0:i1, r0:r1] += 1
+            assert (seen == 1).all(), (n, ho, row_bytes, budget, chunks)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5000, 1 << 19])
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_blocks_match_torch(monkeypatch, block_bytes, multiplier):
+    """Depthwise forward and backward with one plane, a few planes or all planes per block."""
+    monkeypatch.setattr(_fast, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(multiplier)
+    x = rng.standard_normal((3, 4, 11, 13)).astype(np.float32)
+    weight = rng.standard_normal((4 * multiplier, 1, 3, 3)).astype(np.float32)
+    kw = dict(padding=(1, 2), dilation=(1, 2), groups=4)
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(weight).requires_grad_()
+    yt = F.conv2d(xt, wt, **kw)
+    assert_close(conv2d(x, weight, **kw), yt, np.float32)
+    gy = rng.standard_normal(yt.shape).astype(np.float32)
+    yt.backward(torch.from_numpy(gy))
+    gx, gw, _ = conv2d_backward(gy, x, weight, **kw)
+    assert_close(gx, xt.grad, np.float32, what="grad_input")
+    assert_close(gw, wt.grad, np.float32, what="grad_weight")
+
+
+@pytest.mark.parametrize("case", [
+    dict(shape=(6, 3, 40, 40), weight=(8, 3, 3, 3), kw=dict(padding=1)),
+    dict(shape=(2, 5, 30, 30), weight=(5, 1, 3, 3), kw=dict(padding=1, groups=5)),
+    dict(shape=(3, 16, 20, 20), weight=(4, 16, 1, 1), kw={}),
+])
+def test_thread_count_does_not_change_a_bit(monkeypatch, threads, case):
+    """The chunks come from the shapes alone: 1, 2 or 3 threads give identical arrays."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 2000)
+    monkeypatch.setattr(_fast, "_BLOCK_BYTES", 2000)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(case["shape"]).astype(np.float32)
+    weight = rng.standard_normal(case["weight"]).astype(np.float32)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        results.append(conv2d(x, weight, **case["kw"]))
+    assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+def test_a_chunk_error_reaches_the_caller(threads):
+    threads(2)
+
+    def work(i):
+        if i == 3:
+            raise RuntimeError("chunk 3 failed")
+
+    with pytest.raises(RuntimeError, match="chunk 3 failed"):
+        _parallel.run_chunks(work, range(6))
+
+
+def test_every_chunk_runs_once(threads):
+    threads(3)
+    done = []
+    _parallel.run_chunks(done.append, range(50))
+    assert sorted(done) == list(range(50))
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
+                                        ("2", TypeError), (True, TypeError)])
+def test_set_num_threads_rejects_bad_counts(threads, bad, error):
+    with pytest.raises(error, match="n must"):
+        threads(bad)
+
+
+def test_environment_variable_sets_the_default():
+    code = "from convlib.functional import _parallel as p; print(p.num_threads())"
+    env = dict(os.environ, CONVLIB_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
+    env["CONVLIB_NUM_THREADS"] = "many"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "CONVLIB_NUM_THREADS must be a positive integer" in out.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool(threads):
+    """After fork the parent's worker threads do not exist in the child: it must not hang."""
+    threads(2)
+    _parallel.run_chunks(lambda i: None, range(4))  # the parent's pool exists now
+    code = ("import os, numpy as np\n"
+            "from convlib.functional import _parallel, conv2d\n"
+            "_parallel.set_num_threads(2)\n"
+            "_parallel.run_chunks(lambda i: None, range(4))\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    y = conv2d(np.ones((4, 3, 64, 64), np.float32), np.ones((4, 3, 3, 3), np.float32))\n"
+            "    os._exit(0 if y[0, 0, 0, 0] == 27 else 1)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0", out.stderr
