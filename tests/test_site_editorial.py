@@ -1,5 +1,8 @@
 """Editorial checks of the built chapters in headless Chromium (issue 11).
 
+On a phone (390 px), every figure keeps its natural size, so its text stays as legible as on
+the desktop; it scrolls sideways inside its own box, and the page itself never does.
+
 Every chapter page (book/<part>/... in _toc.yml), opened at 1280 px:
 
 - every figure image has a caption (it sits in a <figure> with a non-empty <figcaption>), and
@@ -110,6 +113,75 @@ def test_chapter_figures_captioned_and_code_fits(page: str, site: Path, context,
         pytest.fail(f"{page} was not built", pytrace=False)
     problems = editorial_problems(context, base_url, page)
     assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# On a phone (390 px): figures keep their natural size (scrolling sideways inside the figure)
+# ----------------------------------------------------------------------------------------------
+
+PHONE_JS = r"""
+() => {
+  const problems = [];
+  for (const img of document.querySelectorAll('figure img')) {
+    const name = (img.getAttribute('src') || '').split('/').pop();
+    if (!img.naturalWidth) { problems.push(`figure image not loaded: ${name}`); continue; }
+    const shown = img.getBoundingClientRect().width;
+    if (shown < img.naturalWidth - 1)
+      problems.push(`figure shrunk to ${Math.round(100 * shown / img.naturalWidth)}% `
+        + `(${Math.round(shown)} of ${img.naturalWidth} px), its text with it: ${name}`);
+    const box = img.parentElement;
+    if (shown > box.clientWidth + 1 && getComputedStyle(box).overflowX !== 'auto')
+      problems.push(`figure wider than its box and the box does not scroll: ${name}`);
+  }
+  const page = document.scrollingElement;
+  if (page.scrollWidth > window.innerWidth + 1)
+    problems.push(`the page scrolls sideways: ${page.scrollWidth} px on a ${window.innerWidth} px screen`);
+  return problems;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def phone(browser, base_url):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True)
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    yield ctx
+    ctx.close()
+
+
+@pytest.mark.parametrize("page", [p for p in _chapter_pages() if not p.startswith(ZH)]
+                         + [ZH + "book/basics/pooling.html", ZH + "book/blocks/inception.html"])
+def test_figures_keep_their_size_on_a_phone(page: str, site: Path, phone, base_url: str) -> None:
+    if not (site / page).is_file():
+        pytest.fail(f"{page} was not built", pytrace=False)
+    tab = phone.new_page()
+    try:
+        tab.goto(base_url + page, wait_until="load", timeout=60_000)
+        problems = tab.evaluate(PHONE_JS)
+    finally:
+        tab.close()
+    assert not problems, "\n".join(f"{page} at 390 px: {p}" for p in problems)
+
+
+def test_phone_checker_sees_a_shrunk_figure(site: Path, browser, base_url: str) -> None:
+    """The victim page without the figure stylesheet: its figures shrink, and that is reported."""
+    if not (site / VICTIM).is_file():
+        pytest.fail(f"{VICTIM} was not built", pytrace=False)
+    html = (site / VICTIM).read_text(encoding="utf-8")
+    body, removed = re.subn(r'<link[^>]*convbook-figures\.css[^>]*>', "", html)
+    assert removed == 1, "the victim page does not load convbook-figures.css"
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    ctx.route(base_url + VICTIM, lambda route: route.fulfill(
+        status=200, content_type="text/html; charset=utf-8", body=body))
+    tab = ctx.new_page()
+    try:
+        tab.goto(base_url + VICTIM, wait_until="load", timeout=60_000)
+        problems = tab.evaluate(PHONE_JS)
+    finally:
+        ctx.close()
+    assert any("figure shrunk" in p for p in problems), problems
 
 
 # ----------------------------------------------------------------------------------------------

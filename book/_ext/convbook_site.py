@@ -11,6 +11,9 @@
   file:// pages), with ``unicode-range``: only those characters) at the end of a
   font stack that tries the reader's own CJK fonts first. The subset is made again only when
   the set of characters changes (a Chinese edition adds its pages' characters automatically).
+- Figures on a phone: every figure's image is wrapped in ``<div class="cb-figure-scroll">``
+  and ``convbook-figures.css`` keeps it at its natural size below 700 px (scrolling sideways
+  inside the figure) instead of shrinking its text to a few pixels.
 - Console clean: sphinx-thebe registers its inline config ``<script>`` (``const THEBE_JS_URL``)
   twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared":
   duplicate scripts are dropped from every page. pydata-sphinx-theme logs "Got invalid theme
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 PLAYER_MARK = 'class="cb-player"'
+FIGURE_IMAGE = re.compile(r"(<figure\b[^>]*>\s*)(<img\b[^>]*>)")
+FIGURE_SCROLL = r'\1<div class="cb-figure-scroll">\2</div>'
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_SCRIPTS = ("require.js", "embed-amd.js", "convbook-widgets.js")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -54,6 +59,9 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     if scripts is None:
         return
     body = context.get("body", "") or ""
+    if "<figure" in body:
+        body = context["body"] = FIGURE_IMAGE.sub(FIGURE_SCROLL, body)
+        app.add_css_file("convbook-figures.css")
     if PLAYER_MARK in body:
         app.add_js_file("convbook-player.js", loading_method="defer")
         app.add_css_file("convbook-player.css")
