@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
+import unicodedata
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -21,6 +24,9 @@ from exercises.tasks import load
 pytestmark = pytest.mark.exercises
 
 SOURCES = sorted(SOURCE_DIR.glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+# the book's code box holds 77 characters at 1280 px; the chapters are formatted to ruff's 76
+CODE_WIDTH = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["ruff"]["line-length"]
 
 
 def test_there_are_sources_and_student_versions():
@@ -49,6 +55,32 @@ def test_no_solution_text_in_student_notebooks(src):
     assert "SOLUTION" not in student
     assert all(not c.get("outputs") and c.get("execution_count") is None
                for c in student_nb.cells if c.cell_type == "code")
+
+
+def _columns(line: str) -> int:
+    """Width of a code line in a monospace box: a wide (CJK) character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def too_wide_code_lines(path: Path) -> list[str]:
+    """``file, cell i (id), line n: ...`` for every code line wider than ``CODE_WIDTH``."""
+    nb = nbformat.read(path, 4)
+    where = path.relative_to(ROOT).as_posix()
+    return [f"{where}, cell {i} ({cell.get('id')}), line {n}: {_columns(line)} > {CODE_WIDTH} "
+            f"columns: {line.strip()[:60]}"
+            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for n, line in enumerate(cell.source.splitlines(), 1) if _columns(line) > CODE_WIDTH]
+
+
+@pytest.mark.parametrize("path", [*sorted(STUDENT_DIR.glob("*.ipynb")), *SOURCES],
+                         ids=lambda p: p.relative_to(STUDENT_DIR).as_posix())
+def test_code_lines_fit_the_books_code_box(path):
+    """The student notebooks are the book's exercise pages and q.solution() prints the source
+    cells: no code line makes the reader scroll sideways (rewrap the solution source, then
+    run: python -m exercises generate --execute)."""
+    assert SOURCES and 0 < CODE_WIDTH <= 76  # the box holds 77 characters
+    too_wide = too_wide_code_lines(path)
+    assert not too_wide, f"{len(too_wide)} code lines wider than the book's code box:\n" + "\n".join(too_wide)
 
 
 def test_strip_solutions():

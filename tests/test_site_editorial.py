@@ -11,6 +11,9 @@ Every chapter page (book/<part>/... in _toc.yml), opened at 1280 px:
 - no code block is wider than its box (scrollWidth > clientWidth): a line the reader would have
   to scroll to read.
 
+Every exercise page (exercises/chNN_*.html, English and zh/) gets the code check only: exercises
+have no numbered figures.
+
 Images inside HTML outputs (explorer galleries, to_jshtml animations, widgets) are not figures and
 are left out. The second half proves the checker is not blind: it serves a damaged copy of a
 chapter (caption removed, alt set to the file name, a long code line) and asserts that each
@@ -37,16 +40,19 @@ pytestmark = pytest.mark.book
 CHAPTER_PARTS = ("book/basics/", "book/family/", "book/blocks/", "book/inside/",
                  "book/together/")
 VICTIM = "book/family/dilated_conv.html"
+EXERCISE_PART = "exercises/"
+EXERCISE = "exercises/ch01_convolution.html"
 
-# In the page: one string per problem. Figures are <img> outside HTML outputs.
+# In the page: one string per problem. Figures are <img> outside HTML outputs; called with
+# codeOnly = true, only the code blocks are checked.
 EDITORIAL_JS = r"""
-() => {
+(codeOnly) => {
   const root = document.querySelector('main article') || document.querySelector('main')
     || document.body;
   const problems = [];
   const skip = '.output.text_html, .animation, .widget-subarea, .jupyter-widgets';
   const fileLike = /(^|\/)[^\/\s]+\.(png|jpe?g|gif|svg|webp)$/i;
-  for (const img of root.querySelectorAll('img')) {
+  for (const img of codeOnly ? [] : root.querySelectorAll('img')) {
     if (img.closest(skip)) continue;
     const src = img.getAttribute('src') || '';
     const name = src.split('/').pop();
@@ -87,12 +93,22 @@ def _chapter_pages() -> list[str]:
     return pages + [ZH + page for page in pages]  # the Chinese edition too
 
 
-def editorial_problems(context, base_url: str, page: str) -> list[str]:
-    """The editorial problems of one built page (see the module docstring)."""
+def _exercise_pages() -> list[str]:
+    try:
+        docs = sitecheck.toc_docnames(ROOT / "_toc.yml")
+    except (OSError, KeyError, TypeError):
+        return [EXERCISE]
+    pages = [f"{d}.html" for d in docs if d.startswith(EXERCISE_PART)]
+    return pages + [ZH + page for page in pages]  # the Chinese edition too
+
+
+def editorial_problems(context, base_url: str, page: str, code_only: bool = False) -> list[str]:
+    """The editorial problems of one built page (see the module docstring); with ``code_only``
+    only code wider than its box (no figure checks)."""
     tab = context.new_page()
     try:
         tab.goto(base_url + page, wait_until="load", timeout=60_000)
-        return [f"{page}: {p}" for p in tab.evaluate(EDITORIAL_JS)]
+        return [f"{page}: {p}" for p in tab.evaluate(EDITORIAL_JS, code_only)]
     finally:
         tab.close()
 
@@ -112,6 +128,14 @@ def test_chapter_figures_captioned_and_code_fits(page: str, site: Path, context,
     if not (site / page).is_file():
         pytest.fail(f"{page} was not built", pytrace=False)
     problems = editorial_problems(context, base_url, page)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", _exercise_pages())
+def test_exercise_code_fits(page: str, site: Path, context, base_url: str) -> None:
+    if not (site / page).is_file():
+        pytest.fail(f"{page} was not built", pytrace=False)
+    problems = editorial_problems(context, base_url, page, code_only=True)
     assert not problems, "\n".join(problems)
 
 
@@ -245,3 +269,24 @@ def test_checker_reports_a_file_name_alt_text(damaged_problems) -> None:
 def test_checker_reports_a_code_line_wider_than_its_box(damaged_problems) -> None:
     _, damaged = damaged_problems
     assert any("wider than its box" in p for p in damaged), damaged
+
+
+@pytest.fixture(scope="module")
+def damaged_code_only(site: Path, browser, base_url: str) -> list[str]:
+    """The damaged victim checked as an exercise page is (code only)."""
+    if not (site / VICTIM).is_file():
+        pytest.fail(f"{VICTIM} was not built", pytrace=False)
+    body = _damage((site / VICTIM).read_text(encoding="utf-8"))
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    ctx.route(base_url + VICTIM, lambda route: route.fulfill(
+        status=200, content_type="text/html; charset=utf-8", body=body))
+    try:
+        return editorial_problems(ctx, base_url, VICTIM, code_only=True)
+    finally:
+        ctx.close()
+
+
+def test_code_only_checker_reports_the_long_line_and_no_figure(damaged_code_only) -> None:
+    assert any("wider than its box" in p for p in damaged_code_only), damaged_code_only
+    assert not any("caption" in p or "alt text" in p for p in damaged_code_only), damaged_code_only
