@@ -5,9 +5,9 @@
     python benchmarks/bench_functional.py --threads 1  # both libraries on one thread
     python benchmarks/bench_functional.py --threads 1 --cpu-time  # busy machine: CPU seconds
 
-For each case: the best of R interleaved runs of convlib and of torch (numpy and torch take
-turns, so background load hits both alike), their ratio, and the peak memory the numpy path
-allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
+For each case: the best of R interleaved rounds of convlib and of torch (they take turns, a
+burst of 3 calls each, so background load hits both alike; see ``best_of``), their ratio, and
+the peak memory the numpy path allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
 threads as numpy's BLAS, and so does convlib's own pool (``convlib.functional.set_num_threads``).
 Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
 With ``--cpu-time`` each run is timed by the CPU time of this process instead of the wall
@@ -46,16 +46,24 @@ def numpy_blas_threads() -> int:
 CLOCK = time.perf_counter
 
 
-def best_of(fns: list, repeats: int) -> list[float]:
-    """Best time of each function, running them in turn ``repeats`` times (after a warm-up)."""
+def best_of(fns: list, repeats: int, burst: int = 3) -> list[float]:
+    """Best time of each function over ``repeats`` rounds (after a warm-up). In each round every
+    function runs ``burst`` times in a row, then the next one's turn comes: rounds interleave,
+    so background load hits both libraries alike, while each call is timed after calls of its
+    own library, as in a training loop. (Strict one-to-one alternation is unfair to whichever
+    runs second: torch's OpenMP workers spin for a few ms after each call (libgomp's
+    GOMP_SPINCOUNT) and take the core convlib's second thread needs; measured here, the ResNet
+    stage-1 forward on 2 threads took 21 ms right after a torch call and 12 ms with torch's
+    workers told to sleep, OMP_WAIT_POLICY=PASSIVE.)"""
     for f in fns:
         f()
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for k, f in enumerate(fns):
-            t0 = CLOCK()
-            f()
-            best[k] = min(best[k], CLOCK() - t0)
+            for _ in range(burst):
+                t0 = CLOCK()
+                f()
+                best[k] = min(best[k], CLOCK() - t0)
     return best
 
 
@@ -124,7 +132,7 @@ def main() -> None:
     set_num_threads(threads)  # convlib's own chunks (convlib.functional._parallel)
     rng = np.random.default_rng(0)
     print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
-          f"{threads} threads each; best of {repeats} interleaved runs"
+          f"{threads} threads each; best of {repeats} interleaved rounds of 3 calls"
           + (" (CPU time)" if args.cpu_time else " (wall clock)"))
     print(blas_report())
     load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))

@@ -93,9 +93,11 @@ def test_depthwise_blocks_match_torch(monkeypatch, block_bytes, multiplier):
     dict(shape=(6, 3, 40, 40), weight=(8, 3, 3, 3), kw=dict(padding=1)),
     dict(shape=(2, 5, 30, 30), weight=(5, 1, 3, 3), kw=dict(padding=1, groups=5)),
     dict(shape=(3, 16, 20, 20), weight=(4, 16, 1, 1), kw={}),
+    dict(shape=(5, 8, 12, 12), weight=(8, 2, 3, 3), kw=dict(padding=1, groups=4)),
 ])
 def test_thread_count_does_not_change_a_bit(monkeypatch, threads, case):
-    """The chunks come from the shapes alone: 1, 2 or 3 threads give identical arrays."""
+    """Every output element is computed the same way whichever chunk holds it: 1, 2 or 3
+    threads give identical arrays."""
     monkeypatch.setattr(conv, "_CHUNK_BYTES", 2000)
     monkeypatch.setattr(_fast, "_BLOCK_BYTES", 2000)
     rng = np.random.default_rng(0)
@@ -160,3 +162,60 @@ def test_a_forked_child_gets_its_own_pool(threads):
             "print(os.waitstatus_to_exitcode(status))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0", out.stderr
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 21])
+@pytest.mark.parametrize("case", [
+    dict(weight=(6, 4, 3, 3), kw=dict(stride=2, padding=1)),  # im2col, rows or images
+    dict(weight=(6, 4, 1, 1), kw={}),  # 1x1: one image per chunk, no copy
+    dict(weight=(6, 2, 3, 3), kw=dict(padding=(1, 2), dilation=(2, 1), groups=2)),  # taps
+    dict(weight=(8, 1, 3, 3), kw=dict(padding=1, groups=4)),  # depthwise, multiplier 2
+], ids=["columns", "1x1", "taps", "depthwise"])
+def test_bias_added_in_the_chunks_matches_torch(monkeypatch, threads, chunk_bytes, case):
+    """The bias is added chunk by chunk in every forward path: torch's output for any chunk
+    size and thread count, and neither the input nor the bias is changed."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_fast, "_BLOCK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(chunk_bytes)
+    x = rng.standard_normal((5, 4, 10, 9)).astype(np.float32)
+    weight = rng.standard_normal(case["weight"]).astype(np.float32)
+    bias = rng.standard_normal(case["weight"][0]).astype(np.float32)
+    expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias),
+                        **case["kw"])
+    x_before, bias_before = x.copy(), bias.copy()
+    for n in (1, 2):
+        threads(n)
+        assert_close(conv2d(x, weight, bias, **case["kw"]), expected, np.float32)
+    assert np.array_equal(x, x_before) and np.array_equal(bias, bias_before)
+
+
+def test_image_chunks_cover_the_batch_once(threads):
+    """Runs of images tile the batch exactly once, at least one run per thread when possible."""
+    for count in (1, 2, 3):
+        threads(count)
+        for n, image_bytes in [(0, 10), (1, 10), (7, 1), (8, 1 << 30), (5, 1 << 19)]:
+            chunks = conv._image_chunks(n, image_bytes)
+            seen = np.zeros(n, int)
+            for i0, i1 in chunks:
+                seen[i0:i1] += 1
+            assert (seen == 1).all(), (n, image_bytes, chunks)
+            assert len(chunks) >= min(n, count), (n, count, chunks)
+
+
+@pytest.mark.parametrize("weight, groups", [((10, 1, 3, 3), 5), ((10, 2, 3, 3), 5)],
+                         ids=["depthwise", "grouped"])
+def test_thread_count_does_not_change_a_bit_of_the_gradients(monkeypatch, threads, weight, groups):
+    """Depthwise weight gradients are summed block by block in a fixed order, and the grouped
+    input gradient is a chunked stride-1 forward: 1, 2 or 3 threads give identical gradients."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 2000)
+    monkeypatch.setattr(_fast, "_BLOCK_BYTES", 2000)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, weight[1] * groups, 16, 15)).astype(np.float32)
+    w = rng.standard_normal(weight).astype(np.float32)
+    gy = rng.standard_normal((6, weight[0], 16, 15)).astype(np.float32)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        results.append(conv2d_backward(gy, x, w, padding=1, groups=groups))
+    for other in results[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other))

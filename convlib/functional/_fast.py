@@ -14,7 +14,10 @@ Depthwise convolution (one input channel per group), stride 1, computed tap by t
   A block is a few MB, not cache-sized: each numpy call costs microseconds of its own, and
   many short calls also keep threads waiting for the GIL (measured in ``benchmarks/``).
 - **Weight gradient.** Per tap, one batched dot product of whole planes (``grad_y`` widened to
-  ``Wp`` with zeros, so the wrapped columns contribute nothing).
+  ``Wp`` with zeros, so the wrapped columns contribute nothing), in blocks of images on a few
+  threads; the blocks' partial sums are added in a fixed order (the same bits on any number of
+  threads).
+- **Bias.** Added as each block's sums are copied out (no extra pass over ``y``).
 """
 
 from __future__ import annotations
@@ -57,10 +60,12 @@ def tap_starts(geom: ConvGeometry, wp: int) -> list[int]:
     return [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
 
 
-def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
+                      bias: np.ndarray | None = None) -> np.ndarray:
     """Stride-1 convolution with one input channel per group (depthwise, multiplier ``M``).
 
-    ``y[n, c*M + m] = sum_{a,b} weight[c*M + m, 0, a, b] * x_pad[n, c] shifted by (a*dh, b*dw)``.
+    ``y[n, c*M + m] = bias[c*M + m] + sum_{a,b} weight[c*M + m, 0, a, b] * x_pad[n, c]`` shifted
+    by ``(a*dh, b*dw)``.
     """
     n, c, h, w_ = x.shape
     cout, _, kh, kw = weight.shape
@@ -72,6 +77,9 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
     # the weights of plane p = (image, channel): weight[channel*M : channel*M + M]
     w = np.broadcast_to(weight.reshape(1, c, m, kh, kw, 1), (n, c, m, kh, kw, 1))
     w = w.reshape(n * c, m, kh, kw, 1)
+    # the bias of plane p's outputs (added as the sums are copied out: no extra pass)
+    b = 0 if bias is None else np.broadcast_to(bias.reshape(1, c, m), (n, c, m)).reshape(
+        n * c, m, 1, 1)
     y = np.empty((n * c, m, ho, wo), x.dtype)
     block = min(n * c, max(1, _BLOCK_BYTES // (m * kh * kw * length * item)))
     padded_shape = (block, h + geom.pads[0] + geom.pads[1] + 1, wp)
@@ -88,7 +96,9 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
         sums = scratch("sums", (block, m, length), x.dtype)[:q - p]
         np.multiply(w[p:q], taps, out=products)
         np.add.reduce(products, axis=(2, 3), out=sums)  # long, contiguous rows
-        y[p:q] = sums.reshape(q - p, m, ho, wp)[..., :wo]  # drop the wrapped columns
+        # drop the wrapped columns, add the bias
+        np.add(sums.reshape(q - p, m, ho, wp)[..., :wo], b if bias is None else b[p:q],
+               out=y[p:q])
 
     run_chunks(run, range(0, n * c, block))
     return y.reshape(n, cout, ho, wo)
@@ -96,18 +106,32 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> 
 
 def weight_grad_depthwise(grad_y: np.ndarray, x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     """``grad_weight[c*M + m, 0, a, b] = sum_{n,i,j} grad_y[n, c*M + m, i, j] * x_pad[n, c, i + a*dh, j + b*dw]``
-    for a stride-1 depthwise convolution: per tap, one batched dot product of whole planes."""
+    for a stride-1 depthwise convolution: per tap, one batched dot product of whole planes.
+
+    The batch is cut into blocks of images of about ``_BLOCK_BYTES`` (from the shapes alone),
+    run on a few threads; the blocks' partial sums are added in block order, so the result
+    does not depend on the number of threads.
+    """
     n, c = x.shape[:2]
     cout = grad_y.shape[1]
     m = cout // c
     (kh, kw), (ho, wo) = geom.kernel, geom.out_hw
-    flat, wp = flat_image(x, geom)
-    gy = np.zeros((n, c, m, ho, wp), grad_y.dtype)  # grad_y on the padded width, zeros beyond Wo
-    gy[..., :wo] = grad_y.reshape(n, c, m, ho, wo)
-    gy = gy.reshape(n, c, m, ho * wp)
+    wp = x.shape[3] + geom.pads[2] + geom.pads[3]
     length = ho * wp
-    gw = np.empty((cout, kh * kw), grad_y.dtype)
-    for t, start in enumerate(tap_starts(geom, wp)):
-        dots = np.matmul(gy, flat[:, :, start:start + length, None])  # (N, C, M, 1)
-        gw[:, t] = dots.sum(axis=0).reshape(cout)
-    return gw.reshape(cout, 1, kh, kw)
+    per = max(1, _BLOCK_BYTES // max(1, cout * length * grad_y.itemsize))
+    blocks = [(i, min(i + per, n)) for i in range(0, n, per)]
+    partial = np.zeros((max(len(blocks), 1), cout, kh * kw), grad_y.dtype)
+
+    def run(j: int) -> None:
+        i0, i1 = blocks[j]
+        flat, _ = flat_image(x[i0:i1], geom)
+        # grad_y on the padded width, zeros beyond Wo
+        gy = np.zeros((i1 - i0, c, m, ho, wp), grad_y.dtype)
+        gy[..., :wo] = grad_y[i0:i1].reshape(i1 - i0, c, m, ho, wo)
+        gy = gy.reshape(i1 - i0, c, m, length)
+        for t, start in enumerate(tap_starts(geom, wp)):
+            dots = np.matmul(gy, flat[:, :, start:start + length, None])  # (B, C, M, 1)
+            partial[j, :, t] = dots.sum(axis=0).reshape(cout)
+
+    run_chunks(run, range(len(blocks)))
+    return partial.sum(axis=0).reshape(cout, 1, kh, kw)

@@ -41,7 +41,7 @@ from convlib.functional._windows import (
     padded_rows,
     windows,
 )
-from convlib.functional._parallel import run_chunks
+from convlib.functional._parallel import num_threads, run_chunks, scratch
 from convlib.functional.im2col import columns
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
@@ -60,32 +60,35 @@ def _rows(grad_y: np.ndarray, groups: int) -> np.ndarray:
     return grad_y.transpose(1, 0, 2, 3).reshape(groups, cout // groups, n * ho * wo)
 
 
-def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int) -> np.ndarray:
-    """``y = W @ columns(x)`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
+def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int,
+             bias: Optional[np.ndarray] = None) -> np.ndarray:
+    """``y = W @ columns(x) + bias`` per image and group: ``(G, Cout/G, K) @ (N, G, K, Ho*Wo)``.
 
     The columns are laid out image by image (unlike :func:`columns`), so the product comes out
     already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With
     stride 1 and few channels per group (groups > 1), copying the columns costs more than the
     product itself: one input channel per group (depthwise) sums one product per kernel tap,
     in blocks of planes (``_fast.forward_depthwise``); a few channels per group sum one small
-    matrix product per tap (:func:`_forward_taps`).
+    matrix product per tap (:func:`_forward_taps`). ``bias`` is added chunk by chunk, while
+    the chunk is still in cache (not as one more pass over ``y``).
     """
-    cout, cg = weight.shape[:2]
     if _depthwise(weight, geom, groups):
-        return _fast.forward_depthwise(x, weight, geom)
-    if geom.stride == (1, 1) and groups > 1 and max(cg, cout // groups) <= 32:
-        return _forward_taps(x, weight, geom, groups)
-    return _forward_columns(x, weight, geom, groups)
+        return _fast.forward_depthwise(x, weight, geom, bias)
+    if _few_per_group(weight, geom, groups):
+        return _forward_taps(x, weight, geom, groups, bias)
+    return _forward_columns(x, weight, geom, groups, bias)
 
 
-def _forward_columns(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
-                     groups: int) -> np.ndarray:
+def _forward_columns(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int,
+                     bias: Optional[np.ndarray] = None) -> np.ndarray:
     """im2col and product in chunks of whole images or of output rows (:func:`_column_chunks`),
     whose columns take about ``_CHUNK_BYTES`` (not the whole batch's at once); the chunks run on
-    a few threads (:mod:`convlib.functional._parallel`)."""
+    a few threads (:mod:`convlib.functional._parallel`). Each product is written straight into
+    its block of ``y``."""
     n, (cout, cg, kh, kw), (ho, wo) = x.shape[0], weight.shape, geom.out_hw
     k = cg * kh * kw
     w = weight.reshape(groups, cout // groups, k)
+    b = None if bias is None else bias.reshape(groups, cout // groups, 1)
     y = np.empty((n, cout, ho, wo), x.dtype)
     no_copy = (kh, kw) == (1, 1) and geom.stride == (1, 1) and not any(geom.pads)
 
@@ -95,10 +98,12 @@ def _forward_columns(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
         view = windows(slab, geom.kernel, geom.stride, geom.dilation, (r1 - r0, wo))
         cols = np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))  # (b, Cin, kh, kw, r, Wo)
         cols = cols.reshape(i1 - i0, groups, k, (r1 - r0) * wo)
-        if (r0, r1) == (0, ho):  # whole images: the product lands in y directly
-            np.matmul(w, cols, out=y[i0:i1].reshape(i1 - i0, groups, cout // groups, ho * wo))
-        else:
-            y[i0:i1, :, r0:r1] = np.matmul(w, cols).reshape(i1 - i0, cout, r1 - r0, wo)
+        # rows r0..r1 of each channel are contiguous in y: a view (copy=False raises otherwise)
+        out = np.reshape(y[i0:i1, :, r0:r1], (i1 - i0, groups, cout // groups, (r1 - r0) * wo),
+                         copy=False)
+        np.matmul(w, cols, out=out)
+        if b is not None:
+            out += b
 
     run_chunks(run, _column_chunks(n, ho, groups * k * wo * x.itemsize, no_copy))
     return y
@@ -119,13 +124,26 @@ def _column_chunks(n: int, ho: int, row_bytes: int,
     return [(i, min(i + images, n), 0, ho) for i in range(0, n, images)]
 
 
+def _image_chunks(n: int, image_bytes: int) -> list[tuple[int, int]]:
+    """``(first, end)`` runs of images of about ``_CHUNK_BYTES`` each (``image_bytes``: one
+    image's share), at least one per thread when there are enough images."""
+    per = max(1, min(_CHUNK_BYTES // max(image_bytes, 1), -(-n // num_threads())))
+    return [(i, min(i + per, n)) for i in range(0, n, per)]
+
+
 def _depthwise(weight: np.ndarray, geom: ConvGeometry, groups: int) -> bool:
     """Stride 1, one input channel per group and at most 4 outputs each: summed tap by tap."""
     return geom.stride == (1, 1) and weight.shape[1] == 1 and weight.shape[0] // groups <= 4
 
 
-def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
-                  groups: int) -> np.ndarray:
+def _few_per_group(weight: np.ndarray, geom: ConvGeometry, groups: int) -> bool:
+    """Stride 1, groups, at most 32 channels in and out per group: summed tap by tap."""
+    cout, cg = weight.shape[:2]
+    return geom.stride == (1, 1) and groups > 1 and max(cg, cout // groups) <= 32
+
+
+def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int,
+                  bias: Optional[np.ndarray] = None) -> np.ndarray:
     """Stride-1 forward with no column matrix: ``y = sum_{a,b} W[..., a, b] @ (x shifted by a, b)``.
 
     Tap ``(a, b)`` of output pixel ``(i, j)`` reads padded pixel ``(i + a*dh, j + b*dw)``. In the
@@ -133,25 +151,39 @@ def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
     ``(i*Wp + j) + (a*dh*Wp + b*dw)``: each tap reads ONE contiguous slice of the flat image, a
     view, so nothing is copied. ``y`` is computed on the padded width ``(Ho, Wp)``; its last
     ``Wp - Wo`` columns (windows that wrap onto the next row) are dropped, and one extra zero row
-    at the bottom keeps every slice in bounds.
+    at the bottom keeps every slice in bounds. Runs in chunks of images on a few threads.
     """
     n, cout, (cg, kh, kw) = x.shape[0], weight.shape[0], weight.shape[1:]
     (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
     top, bottom, left, right = geom.pads
-    xp = pad_nchw(x, (top, bottom + 1, left, right))
-    wp = xp.shape[3]
-    flat = xp.reshape(n, groups, cg, xp.shape[2] * wp)  # (N, G, Cin/G, (Hp+1)*Wp)
+    wp = x.shape[3] + left + right
+    length = ho * wp
     w = weight.reshape(groups, cout // groups, cg, kh, kw)
-    y = np.zeros((n, groups, cout // groups, ho * wp), x.dtype)
-    tap = np.empty_like(y)
-    # (G, Cout/G, Cin/G) @ (N, G, Cin/G, Ho*Wp); with one channel per group that is a plain
+    b = 0 if bias is None else bias.reshape(cout, 1, 1)
+    y = np.empty((n, cout, ho, wo), x.dtype)
+    # (G, Cout/G, Cin/G) @ (B, G, Cin/G, Ho*Wp); with one channel per group that is a plain
     # broadcast product, much faster than a matmul of 1-wide matrices.
     product = np.matmul if cg > 1 else np.multiply
-    for a in range(kh):
-        for b in range(kw):
-            start = a * dh * wp + b * dw
-            y += product(w[..., a, b], flat[..., start:start + ho * wp], out=tap)
-    return np.ascontiguousarray(y.reshape(n, cout, ho, wp)[..., :wo])
+    chunks = _image_chunks(n, 2 * cout * length * x.itemsize)
+    most = max((i1 - i0 for i0, i1 in chunks), default=0)
+
+    def run(chunk: tuple[int, int]) -> None:
+        i0, i1 = chunk
+        xp = pad_nchw(x[i0:i1], (top, bottom + 1, left, right))
+        flat = xp.reshape(i1 - i0, groups, cg, xp.shape[2] * wp)  # (B, G, Cin/G, (Hp+1)*Wp)
+        shape = (most, groups, cout // groups, length)
+        acc = scratch("taps_sum", shape, x.dtype)[:i1 - i0]
+        tap = scratch("taps_tap", shape, x.dtype)[:i1 - i0]
+        for t, (a, c) in enumerate(np.ndindex(kh, kw)):
+            start = a * dh * wp + c * dw
+            if t == 0:
+                product(w[..., a, c], flat[..., start:start + length], out=acc)
+            else:
+                acc += product(w[..., a, c], flat[..., start:start + length], out=tap)
+        np.add(acc.reshape(i1 - i0, cout, ho, wp)[..., :wo], b, out=y[i0:i1])
+
+    run_chunks(run, chunks)
+    return y
 
 
 def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
@@ -163,7 +195,8 @@ def _input_grad(grad_y: np.ndarray, weight: np.ndarray, in_hw: tuple[int, int],
     """
     n, cout = grad_y.shape[:2]
     cg, kh, kw = weight.shape[1:]
-    if _depthwise(weight, geom, groups):  # then the flipped conv is depthwise/grouped too
+    if _depthwise(weight, geom, groups) or _few_per_group(weight, geom, groups):
+        # then the flipped conv is a stride-1 grouped one too: summed tap by tap, in chunks
         flipped = _flipped_conv(weight, geom, in_hw, groups)
         if flipped is not None:
             return _forward(grad_y, *flipped, groups)
@@ -326,10 +359,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     """
     x, weight, geom, g = _check_conv(x, weight, stride, padding, dilation, groups)
     bias = _check_bias(bias, weight.shape[0], x.dtype)
-    y = _forward(x, weight, geom, g)
-    if bias is not None:
-        y += bias[:, None, None]
-    return y
+    return _forward(x, weight, geom, g, bias)
 
 
 @accepts_unbatched(4, arrays=("x", "grad_output"), results=(0,))
