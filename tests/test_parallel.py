@@ -189,17 +189,18 @@ def test_bias_added_in_the_chunks_matches_torch(monkeypatch, threads, chunk_byte
     assert np.array_equal(x, x_before) and np.array_equal(bias, bias_before)
 
 
-def test_image_chunks_cover_the_batch_once(threads):
-    """Runs of images tile the batch exactly once, at least one run per thread when possible."""
-    for count in (1, 2, 3):
-        threads(count)
-        for n, image_bytes in [(0, 10), (1, 10), (7, 1), (8, 1 << 30), (5, 1 << 19)]:
-            chunks = conv._image_chunks(n, image_bytes)
-            seen = np.zeros(n, int)
-            for i0, i1 in chunks:
-                seen[i0:i1] += 1
-            assert (seen == 1).all(), (n, image_bytes, chunks)
-            assert len(chunks) >= min(n, count), (n, count, chunks)
+def test_image_chunks_cover_the_batch_once(monkeypatch):
+    """Runs of images tile the batch exactly once, within the byte budget unless one image
+    alone exceeds it."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 1000)
+    for n, image_bytes in [(0, 10), (1, 10), (7, 1), (8, 1 << 30), (5, 300), (9, 1000)]:
+        chunks = conv._image_chunks(n, image_bytes)
+        seen = np.zeros(n, int)
+        for i0, i1 in chunks:
+            seen[i0:i1] += 1
+            assert (i1 - i0) * image_bytes <= 1000 or i1 - i0 == 1, (n, image_bytes, chunks)
+        assert (seen == 1).all(), (n, image_bytes, chunks)
+    assert len(conv._image_chunks(9, 300)) == 3  # 3 images of 300 bytes fit in 1000
 
 
 @pytest.mark.parametrize("weight, groups", [((10, 1, 3, 3), 5), ((10, 2, 3, 3), 5)],

@@ -41,7 +41,7 @@ from convlib.functional._windows import (
     padded_rows,
     windows,
 )
-from convlib.functional._parallel import num_threads, run_chunks, scratch
+from convlib.functional._parallel import run_chunks, scratch
 from convlib.functional.im2col import columns
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
@@ -126,8 +126,8 @@ def _column_chunks(n: int, ho: int, row_bytes: int,
 
 def _image_chunks(n: int, image_bytes: int) -> list[tuple[int, int]]:
     """``(first, end)`` runs of images of about ``_CHUNK_BYTES`` each (``image_bytes``: one
-    image's share), at least one per thread when there are enough images."""
-    per = max(1, min(_CHUNK_BYTES // max(image_bytes, 1), -(-n // num_threads())))
+    image's share), from the shapes alone."""
+    per = max(1, _CHUNK_BYTES // max(image_bytes, 1))
     return [(i, min(i + per, n)) for i in range(0, n, per)]
 
 
