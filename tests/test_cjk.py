@@ -3,6 +3,7 @@ font subsetter (book/_ext/convbook_site.py) keeps exactly the characters it is g
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -56,3 +57,19 @@ def test_subset_holds_exactly_the_characters(tmp_path: Path) -> None:
     cmap = TTFont(tmp_path / "f.woff2").getBestCmap()
     assert {chr(c) for c in cmap if c > 0x2E80} == set(chars)
     assert convbook_site._ranges("一丁七") == "U+4E00-4E01, U+4E03"
+
+
+def test_subset_holds_the_characters_of_the_players_states(tmp_path: Path) -> None:
+    """A readout that appears only when a control moves (packed in the player's data) is
+    drawn with the shipped font too."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import convbook_site
+
+    from convlib.widgets.player import pack_strings
+
+    data = json.dumps({"strings": pack_strings(["开", "<p>关</p>"])})
+    page = tmp_path / "html" / "a.html"
+    page.parent.mkdir()
+    page.write_text(f'<p>卷积</p><div class="cb-player"><script type="application/json" '
+                    f'class="cb-player-data">{data}</script></div>', encoding="utf-8")
+    assert convbook_site.site_cjk_chars(tmp_path / "html") == "".join(sorted("卷积开关"))

@@ -308,6 +308,23 @@ def test_every_explorer_has_a_static_player(page: str, calls: int, site: Path) -
         english = [n for n in notes if re.search(r"[A-Za-z]{4,}", n) or "静态页面" not in n]
         assert not english, f"{page}: player notes not in Chinese: {english}"
         assert "(fixed in the static page)" not in html
+        # control labels and options: Chinese, unless a code name (C_in, ch3x3red, relu1, max)
+        labels = re.findall(r'class="cb-desc"[^>]*>([^<]*)<', html)
+        options = re.findall(r"<option(?: selected)?>([^<]*)<", html)
+        untranslated = [t for t in labels if not _chinese_or_code_name(t, label=True)] + [
+            t for t in options if not _chinese_or_code_name(t, label=False)]
+        assert not untranslated, f"{page}: explorer controls in English: {untranslated}"
+
+
+def _chinese_or_code_name(text: str, label: bool) -> bool:
+    """A control label: Chinese, or a name from the code (with ``_`` or a digit, or one or two
+    letters: ``C_in``, ``ch3x3red``, ``dx``). An option: Chinese, a number, or one code token
+    (``relu1``, ``avg``, ``12: h_bar``, a class index and name)."""
+    if re.search("[\u4e00-\u9fff]", text):
+        return True
+    if label:
+        return bool(re.fullmatch(r"\w*[_\d]\w*|[A-Za-z]{1,2}", text))
+    return bool(re.fullmatch(r"(\d+: )?[A-Za-z_]\w*|[\d.]+", text))
 
 
 def _fonts_conf(tmp: Path) -> Path:

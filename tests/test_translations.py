@@ -8,6 +8,7 @@ glossary's Chinese names are the ones the translation uses.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -231,3 +232,61 @@ def test_markup_check_catches_a_dropped_glue_value():
     assert i18n.markup_problems(msgid, "代价低 {glue:text}`ratio:.1f` 倍，见 {numref}`fig-cost` 与 `k`。") == []
     assert i18n.markup_problems(msgid, "代价低 9.7 倍，见 {numref}`fig-cost` 与 `k`。")
     assert i18n.markup_problems(msgid, "代价低 {glue:text}`ratio:.1f` 倍，见图与 `k`。")
+
+
+def _player_page():
+    """A page with one static player: a slider, a dropdown of words and of a code name, a
+    checkbox and a passive label; the view echoes the settings in English (a program's
+    output, which stays English)."""
+    import ipywidgets as W
+
+    from convlib.widgets.player import player_html
+
+    stride = W.IntSlider(1, min=1, max=3, description="stride")
+    stack = W.Dropdown(options=["three 3×3 convs", "relu1"], description="preset")
+    second = W.Checkbox(False, description="then a 3×3 conv")
+    view = W.HTML()
+    passive = W.HBox([W.Label("layer 1")])  # a passive subtree: a slot of the states
+
+    def refresh(_=None):
+        view.value = f"<p>stride {stride.value}, {stack.value}, {second.value}</p>"
+
+    for w in (stride, stack, second):
+        w.observe(refresh, names="value")
+    refresh()
+    box = W.VBox([W.HBox([stride, stack, second]), passive, view])
+    return "<p>stride</p>" + player_html(box), box
+
+
+def test_player_chrome_is_translated_and_its_states_too():
+    """Control labels (English as the tooltip), options, readouts (in the HTML and in every
+    packed state the player can show) and passive labels are Chinese; code names, a program's
+    output and the page outside the player are not touched."""
+    pytest.importorskip("ipywidgets")
+    from convlib.widgets.player import unpack_strings
+
+    i18n = _i18n()
+    page, _ = _player_page()
+    zh = i18n.translate_player_notes(page)
+    assert zh.startswith("<p>stride</p>")  # outside the player: the translators' job
+    descs = re.findall(r'<span class="cb-desc"( title="[^"]*")?>([^<]*)<', zh)
+    assert descs == [(' title="stride"', "步幅"), (' title="preset"', "预设"),
+                     (' title="then a 3×3 conv"', "再接 3×3 卷积")]
+    assert 'aria-label="步幅"' in zh
+    assert re.findall(r"<option(?: selected)?>([^<]*)<", zh) == ["三个 3×3 卷积", "relu1"]
+    assert '<span class="cb-label">第 1 层</span>' in zh
+    assert "静态页面" in zh and "Static page" not in zh
+    data = json.loads(re.search(r'class="cb-player-data">(.*?)</script>', zh, re.S)[1])
+    strings = unpack_strings(data["strings"])
+    for english, chinese in [("three 3×3 convs", "三个 3×3 卷积"), ("off", "关"), ("on", "开")]:
+        assert english not in strings and chinese in strings, (english, strings)
+    assert "relu1" in strings  # a code name: as in the code
+    assert any("<p>stride 1, three 3×3 convs, False</p>" == s for s in strings)  # output: as is
+    # readouts shown at the start are the translated ones too
+    assert re.findall(r'data-readout="\d+">([^<]*)<', zh) == ["1", "三个 3×3 卷积", "关"]
+
+
+def test_player_translation_leaves_other_pages_alone():
+    i18n = _i18n()
+    page = '<p>stride</p><option>on</option><span class="cb-desc">stride</span>'
+    assert i18n.translate_player_notes(page) == page

@@ -18,6 +18,7 @@ link to the same page in the other edition, so it works from ``file://`` and whe
 from __future__ import annotations
 
 import contextlib
+import html as _html
 import io
 import json
 import os
@@ -65,12 +66,81 @@ PLAYER_NOTES_ZH = [
 ]
 
 
+#: the explorers' control labels (ipywidgets descriptions in convlib/widgets) and the labels of
+#: their options and readouts that are words: the Chinese edition shows these in Chinese, with
+#: the English as a tooltip. Code names (``C_in``, ``ch3x3red``, ``ceil_mode``, ``dx``, layer
+#: names such as ``relu1``, mode values such as ``max``) stay as they are in the code.
+PLAYER_WORDS_ZH = {
+    # control labels
+    "stride": "步幅", "stride s": "步幅 s", "padding": "填充", "padding p": "填充 p",
+    "padding above": "上方填充", "padding below": "下方填充", "dilation": "空洞率",
+    "dilation d": "空洞率 d", "kernel": "卷积核", "kernel k": "卷积核 k",
+    "kernel size": "卷积核大小", "large kernel": "大卷积核", "input size": "输入大小",
+    "input size i": "输入大小 i", "input length": "输入长度", "in channels": "输入通道数",
+    "out channels": "输出通道数", "channels": "通道数", "channel": "通道", "groups": "组数",
+    "expansion t": "扩展比 t", "growth rate": "增长率", "num layers": "层数",
+    "bn size": "瓶颈倍数", "pool proj": "池化投影", "then a 3×3 conv": "再接 3×3 卷积",
+    "layer": "层", "layer 1": "第 1 层", "layer 2": "第 2 层", "layer 3": "第 3 层",
+    "output": "输出位置", "output row": "输出行", "output col": "输出列", "row": "行",
+    "col": "列", "window": "窗口", "position": "位置", "image": "图像", "patch": "遮挡块",
+    "scale": "缩放", "angle": "角度", "factor": "放大倍数", "seed": "随机种子",
+    "mode": "模式", "preset": "预设", "x axis": "横轴",
+    # options and readouts
+    "three 3×3 convs": "三个 3×3 卷积", "3×3 conv, 2×2 pool, 3×3 conv": "3×3 卷积、2×2 池化、3×3 卷积",
+    "AlexNet's start: 11/4, pool 3/2": "AlexNet 的开头：11/4，池化 3/2",
+    "dilated 3×3, rates 1, 2, 4": "空洞 3×3，空洞率 1、2、4",
+    "dilation 2 twice (gridding)": "两次空洞率 2（网格效应）",
+    "parameters": "参数量", "multiply-adds per image": "每张图像的乘加运算次数",
+    "activation memory (bytes of layer outputs)": "激活内存（各层输出的字节数）",
+    "on": "开", "off": "关",
+}
+
+_ZH_WORDS_ESCAPED = {_html.escape(k): _html.escape(v) for k, v in PLAYER_WORDS_ZH.items()}
+# a control label (tooltip: the English), a slider's aria-label, an option, a readout, a label
+_PLAYER_TEXT = re.compile(
+    r'(?P<desc><span class="cb-desc">)(?P<d>[^<]*)(?=</span>)'
+    r'|(?P<aria><input type="range" data-ctl="\d+"[^>]*? aria-label=")(?P<a>[^"]*)(?=")'
+    r'|(?P<open><option(?: selected)?>|<output class="cb-readout" data-readout="\d+">'
+    r'|<span class="cb-label">)(?P<t>[^<]*)(?=</)')
+_PLAYER_DATA = re.compile(r'(<script type="application/json" class="cb-player-data">)(.*?)'
+                          r'(</script>)', re.S)
+
+
+def _player_text(match: re.Match) -> str:
+    kind = "desc" if match["desc"] else "aria" if match["aria"] else "open"
+    text = match["d" if kind == "desc" else "a" if kind == "aria" else "t"]
+    chinese = _ZH_WORDS_ESCAPED.get(text)
+    if chinese is None:
+        return match[0]
+    if kind == "desc":
+        return f'<span class="cb-desc" title="{text}">{chinese}'
+    return match[kind] + chinese
+
+
+def _translate_player_data(match: re.Match) -> str:
+    """The states' strings (readouts, passive labels) in the page's JSON, translated alike."""
+    from convlib.widgets.player import pack_strings, unpack_strings
+
+    data = json.loads(match[2].replace("<\\/", "</"))
+    strings = unpack_strings(data["strings"])
+    chinese = [PLAYER_WORDS_ZH.get(s) or _PLAYER_TEXT.sub(_player_text, s) for s in strings]
+    if chinese == strings:
+        return match[0]
+    data["strings"] = pack_strings(chinese)
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return match[1] + payload + match[3]
+
+
 def translate_player_notes(body: str) -> str:
-    """The Chinese edition's player notes: the outputs are the English build's, but these
-    sentences are the page's own chrome, not a program's output."""
+    """The Chinese edition's explorer players: the outputs are the English build's, but their
+    notes, control labels, options and readouts are the page's own chrome, not a program's
+    output (figures and messages drawn by the explorer stay as they are)."""
+    if 'class="cb-player"' not in body:
+        return body
     for pattern, chinese in PLAYER_NOTES_ZH:
         body = pattern.sub(chinese, body)
-    return body
+    body = _PLAYER_TEXT.sub(_player_text, body)
+    return _PLAYER_DATA.sub(_translate_player_data, body)
 
 
 def _add_switch(app, pagename, templatename, context, doctree):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -88,6 +89,8 @@ CJK_CSS = "convbook-cjk.css"
 # Han ideographs, CJK punctuation, full-width forms (what a browser draws with a CJK font)
 CJK_RE = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff"
                     "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+PLAYER_DATA_RE = re.compile(r'<script type="application/json" class="cb-player-data">(.*?)</script>',
+                            re.S)
 # the reader's own fonts first (macOS, Windows, Linux, Android), the shipped subset last
 READER_CJK = ('"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
               '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei"')
@@ -109,8 +112,24 @@ def site_cjk_chars(outdir: Path) -> str:
     for page in Path(outdir).rglob("*.html"):
         if "lite" in page.relative_to(outdir).parts[:1]:
             continue
-        chars.update(CJK_RE.findall(page.read_text(encoding="utf-8", errors="replace")))
+        text = page.read_text(encoding="utf-8", errors="replace")
+        chars.update(CJK_RE.findall(text))
+        chars.update(CJK_RE.findall(_player_strings(text)))
     return "".join(sorted(chars))
+
+
+def _player_strings(page: str) -> str:
+    """The explorer players' states (packed: gzip, base64), whose readouts a reader brings on
+    screen by moving a control."""
+    from convlib.widgets.player import unpack_strings
+
+    out = []
+    for data in PLAYER_DATA_RE.findall(page):
+        try:
+            out += unpack_strings(json.loads(data)["strings"])
+        except (ValueError, KeyError, OSError):  # a damaged table: the player says so itself
+            continue
+    return "\n".join(out)
 
 
 CJK_JS = ("document.fonts && document.fonts.load('1em \"ConvBook CJK\"', '\\u4e2d')"

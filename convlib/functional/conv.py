@@ -67,10 +67,11 @@ def _forward(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups: int,
     The columns are laid out image by image (unlike :func:`columns`), so the product comes out
     already as ``(N, Cout, Ho, Wo)``, and a 1x1 stride-1 kernel needs no copy at all. With
     stride 1 and few channels per group (groups > 1), copying the columns costs more than the
-    product itself: one input channel per group (depthwise) sums one product per kernel tap,
-    in blocks of planes (``_fast.forward_depthwise``); a few channels per group sum one small
-    matrix product per tap (:func:`_forward_taps`). ``bias`` is added chunk by chunk, while
-    the chunk is still in cache (not as one more pass over ``y``).
+    product itself: one input channel per group (depthwise) takes one small product per
+    plane and a sum of row shifts, in blocks of planes (``_fast.forward_depthwise``); a few
+    channels per group sum one small matrix product per tap (:func:`_forward_taps`).
+    ``bias`` is added chunk by chunk, while the chunk is still in cache (not as one more pass
+    over ``y``).
     """
     if _depthwise(weight, geom, groups):
         return _fast.forward_depthwise(x, weight, geom, bias)
@@ -132,7 +133,7 @@ def _image_chunks(n: int, image_bytes: int) -> list[tuple[int, int]]:
 
 
 def _depthwise(weight: np.ndarray, geom: ConvGeometry, groups: int) -> bool:
-    """Stride 1, one input channel per group and at most 4 outputs each: summed tap by tap."""
+    """Stride 1, one input channel per group and at most 4 outputs each (``_fast``)."""
     return geom.stride == (1, 1) and weight.shape[1] == 1 and weight.shape[0] // groups <= 4
 
 
