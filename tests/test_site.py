@@ -115,6 +115,20 @@ def test_every_toc_page_was_built(site: Path) -> None:
     assert pages, "_toc.yml lists no page"
 
 
+def test_build_skips_the_tools_hidden_folders() -> None:
+    """``./dev test`` leaves .pytest_cache/README.md (and .hypothesis, .venv, ...) in the
+    project: a later ``./dev book`` must not read them as pages (with --warningiserror, one
+    stray page fails the build)."""
+    import yaml
+    from sphinx.util.matching import Matcher
+
+    excluded = Matcher(yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"])
+    for path in (".pytest_cache/README.md", ".hypothesis/x.md", ".venv", ".ruff_cache/a.md"):
+        assert excluded(path), path
+    for page in ("book/intro.md", "book/basics/pooling.ipynb", "exercises/ch01_convolution.ipynb"):
+        assert not excluded(page), page
+
+
 def test_no_broken_local_links(site: Path) -> None:
     pages, _ = sitecheck.toc_pages(ROOT, site)
     extra = [p for p in ("index.html", "search.html", "genindex.html") if (site / p).is_file()]
