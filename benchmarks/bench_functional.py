@@ -6,9 +6,11 @@
     python benchmarks/bench_functional.py --threads 1 --cpu-time  # busy machine: CPU seconds
 
 For each case: the best of R interleaved rounds of convlib and of torch (they take turns, a
-burst of 3 calls each, so background load hits both alike; see ``best_of``), their ratio, and
-the peak memory the numpy path allocates on top of its inputs (tracemalloc sees numpy's allocations). torch uses as many
-threads as numpy's BLAS, and so does convlib's own pool (``convlib.functional.set_num_threads``).
+burst of 3 calls each after a 50 ms pause, so background load hits both alike; see
+``best_of``), their ratio, and the peak memory the numpy path allocates on top of its inputs
+(tracemalloc sees numpy's allocations). torch uses as many threads as numpy's BLAS, and so
+does convlib's own pool (``convlib.functional.set_num_threads``). Freed memory stays in the
+process for both (``steady_allocator``), as in a training loop.
 Targets (issue "Foundation"): forward <= 2x torch, backward <= 3x.
 With ``--cpu-time`` each run is timed by the CPU time of this process instead of the wall
 clock: on a machine shared with other work, time spent waiting for a core is not counted, so
@@ -46,25 +48,56 @@ def numpy_blas_threads() -> int:
 CLOCK = time.perf_counter
 
 
-def best_of(fns: list, repeats: int, burst: int = 3) -> list[float]:
+def best_of(fns: list, repeats: int, burst: int = 3, pause: float = 0.05) -> list[float]:
     """Best time of each function over ``repeats`` rounds (after a warm-up). In each round every
     function runs ``burst`` times in a row, then the next one's turn comes: rounds interleave,
     so background load hits both libraries alike, while each call is timed after calls of its
-    own library, as in a training loop. (Strict one-to-one alternation is unfair to whichever
-    runs second: torch's OpenMP workers spin for a few ms after each call (libgomp's
-    GOMP_SPINCOUNT) and take the core convlib's second thread needs; measured here, the ResNet
-    stage-1 forward on 2 threads took 21 ms right after a torch call and 12 ms with torch's
-    workers told to sleep, OMP_WAIT_POLICY=PASSIVE.)"""
+    own library, as in a training loop. Before each turn the process sleeps ``pause`` seconds
+    (not timed): torch's OpenMP workers spin for a while after each call (libgomp's
+    GOMP_SPINCOUNT) and take the core that convlib's second thread needs. Measured here on 2
+    threads, the ResNet stage-1 forward took 21 ms right after a torch call and 12 ms with
+    torch's workers told to sleep (OMP_WAIT_POLICY=PASSIVE), and the grouped forward 2.7 ms
+    in bursts of 3 right after torch's and 1.4 ms after a pause; a pause leaves each library
+    as it is when it runs alone."""
     for f in fns:
         f()
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for k, f in enumerate(fns):
+            time.sleep(pause)
             for _ in range(burst):
                 t0 = CLOCK()
                 f()
                 best[k] = min(best[k], CLOCK() - t0)
     return best
+
+
+def steady_allocator() -> str:
+    """Keep freed memory in the process (glibc's ``mallopt``), as in a long training loop.
+
+    By default glibc hands each allocation over 128 KB to the kernel with its own ``mmap`` and
+    raises that threshold, up to 32 MB, only after such a block is freed: whether a 12 MB
+    output or work buffer is fresh memory (page faults on every call) or reused heap then
+    depends on what this process happened to allocate and free before. Measured here, torch's
+    NCHW depthwise 3x3 on 8x128x56x56 took 17-24 ms in a fresh process and 3 ms after other
+    cases had run; fixing both thresholds gives every case, and both libraries, the reused
+    state whatever the order of cases."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is None:
+        return "allocator: as is (no glibc mallopt here)"
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # 32 MB: the largest mmap threshold glibc accepts; never give memory back (trim)
+    ok = mallopt(m_mmap_threshold, 32 << 20) and mallopt(m_trim_threshold, (1 << 31) - 1)
+    return ("allocator: glibc keeps freed memory (mallopt: mmap and trim thresholds raised)" if ok
+            else "allocator: as is (mallopt refused)")
 
 
 def peak_extra_mb(f) -> float:
@@ -121,6 +154,7 @@ def main() -> None:
     if args.cpu_time:
         CLOCK = time.process_time
     repeats = args.repeats or (3 if args.quick else 7)
+    allocator = steady_allocator()
 
     if args.threads is not None:
         setter = openblas_function("set")
@@ -132,9 +166,10 @@ def main() -> None:
     set_num_threads(threads)  # convlib's own chunks (convlib.functional._parallel)
     rng = np.random.default_rng(0)
     print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
-          f"{threads} threads each; best of {repeats} interleaved rounds of 3 calls"
+          f"{threads} threads each; best of {repeats} interleaved rounds of 3 calls, paused between"
           + (" (CPU time)" if args.cpu_time else " (wall clock)"))
     print(blas_report())
+    print(allocator)
     load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
     print(f"load average {load:.1f} on {cores} cores"
           + (" -- machine busy: multi-threaded BLAS suffers most, ratios are unreliable "

@@ -102,8 +102,8 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
         fill_padded(padded, planes[p:q], geom.pads)  # padded here, while in cache
         flat = padded.reshape(q - p, -1)
         cols = scratch("cols", (block, kw, span), x.dtype)[:q - p]
-        np.copyto(cols, as_strided(flat, (q - p, kw, span), (flat.strides[0], dw * item, item),
-                                   writeable=False))
+        for j in range(kw):  # cols[:, j] = the flat planes shifted by j*dw
+            cols[:, j] = flat[:, j * dw:j * dw + span]
         z = scratch("rows", (block, m, kh, span), x.dtype)[:q - p]
         np.matmul(w[p:q], cols, out=z.reshape(q - p, m * kh, span))  # (M*kh, kw) @ (kw, span)
         # sums[p, m, i*Wp + j] = sum_a z[p, m, a, (i + a*dh)*Wp + j]: long contiguous slices
