@@ -444,6 +444,28 @@ SWITCH_PAGES = ["book/intro.html", "book/basics/pooling.html", "exercises/ch01_c
                 "book/glossary.html"]
 
 
+def test_chinese_figures_are_described_in_chinese(site: Path) -> None:
+    """The zh pages' figure alt texts (read aloud by screen readers, shown when a picture does
+    not load) are the catalogs' Chinese, not the English of the notebooks' ``:alt:``."""
+    import html
+    import json
+
+    english, pages = [], 0
+    for notebook in sorted((ROOT / "book").rglob("*.ipynb")):
+        page = site / ZH / notebook.relative_to(ROOT).with_suffix(".html")
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        alts = {m.strip() for c in cells if c["cell_type"] == "markdown"
+                for m in re.findall(r"^:alt:[ \t]*(.+)$", "".join(c["source"]), re.M)}
+        if not alts or not page.exists():
+            continue
+        pages += 1
+        shown = {html.unescape(a) for a in
+                 re.findall(r'<img [^>]*alt="([^"]*)"', page.read_text(encoding="utf-8"))}
+        english += [f"{page.name}: {a[:60]!r}" for a in alts & shown]
+    assert pages > 10, f"only {pages} zh pages with figures found"
+    assert not english, "zh figures described in English:\n" + "\n".join(english[:20])
+
+
 def test_every_page_has_a_switch_to_the_other_edition(site: Path) -> None:
     missing = []
     for page in _pages_for_collection():

@@ -74,6 +74,32 @@ def test_catalog_is_fully_translated(po_path):
     )
 
 
+def _figure_alts(notebook: Path) -> list[str]:
+    """The ``:alt:`` texts of the figures in a notebook's markdown cells."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [m.group(1).strip() for c in cells if c["cell_type"] == "markdown"
+            for m in re.finditer(r"^:alt:[ \t]*(.+)$", "".join(c["source"]), re.M)]
+
+
+def test_figure_alt_texts_are_translated():
+    """Every figure's alt text (what a screen reader says, and what shows when the picture does
+    not load) is a message of its page's catalog, translated: glued figures are rendered when
+    the messages are extracted (convbook_i18n._html_mime_priority)."""
+    missing, checked = [], 0
+    for page in toc_pages():
+        notebook = ROOT / f"{page}.ipynb"
+        if not notebook.exists():
+            continue
+        strings = {m.id: m.string for m in _catalog(CATALOGS / f"{page}.po") if m.id}
+        for alt in _figure_alts(notebook):
+            checked += 1
+            if not CJK.search(strings.get(alt) or ""):
+                missing.append(f"{page}: {alt[:70]!r}")
+    assert checked > 50, f"only {checked} figure alt texts found: has the :alt: syntax changed?"
+    assert not missing, f"{len(missing)} alt texts not in a catalog or not translated:\n" + \
+        "\n".join(missing[:20])
+
+
 def test_catalogs_hold_every_extracted_message():
     """The catalogs were merged with the current English text (./dev book does it)."""
     pots = sorted(POT_DIR.rglob("*.pot"))

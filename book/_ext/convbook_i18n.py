@@ -243,15 +243,31 @@ def _build(builder: str, outdir: Path, doctrees: Path, overrides: dict) -> int:
     return int(result or 0)
 
 
+def _html_mime_priority(builder: str) -> list[list]:
+    """The book's ``nb_mime_priority_overrides`` plus, for ``builder``, the HTML builder's order
+    of output types. MyST-NB renders outputs only for the builders it knows, and gettext is not
+    one: without this, glued figures, and so their alt texts, never reach the catalogs."""
+    import yaml
+    from myst_nb.core.render import base_render_priority
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    book = config["sphinx"]["config"].get("nb_mime_priority_overrides", [])
+    html = dict(base_render_priority()["html"])
+    html.update({mime: rank for name, mime, rank in book if name == "html"})
+    return [*book, *([builder, mime, rank] for mime, rank in html.items())]
+
+
 def extract() -> int:
     """Messages of every page → ``_build/gettext/*.pot`` → merged into the zh_CN catalogs."""
     from sphinx_intl import basic
 
     # Reads the English build's execution cache, so it runs nothing. Glued values are not part
     # of any message (a message holds the {glue:text} role itself), and MyST-NB does not find
-    # them under the gettext builder: those warnings are the only ones silenced here.
+    # those of other pages under the gettext builder: those warnings are the only ones
+    # silenced here. Glued figures are rendered (their alt texts are messages).
     status = _build("gettext", POT_DIR, ROOT / "_build" / ".doctrees-gettext",
-                    {"suppress_warnings": ["mystnb.glue"]})
+                    {"suppress_warnings": ["mystnb.glue"],
+                     "nb_mime_priority_overrides": _html_mime_priority("gettext")})
     if status:
         return status
     with contextlib.redirect_stdout(io.StringIO()):  # sphinx-intl prints a line per catalog
