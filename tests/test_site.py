@@ -448,14 +448,13 @@ def test_chinese_figures_are_described_in_chinese(site: Path) -> None:
     """The zh pages' figure alt texts (read aloud by screen readers, shown when a picture does
     not load) are the catalogs' Chinese, not the English of the notebooks' ``:alt:``."""
     import html
-    import json
+
+    from test_translations import figure_alts
 
     english, pages = [], 0
     for notebook in sorted((ROOT / "book").rglob("*.ipynb")):
         page = site / ZH / notebook.relative_to(ROOT).with_suffix(".html")
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        alts = {m.strip() for c in cells if c["cell_type"] == "markdown"
-                for m in re.findall(r"^:alt:[ \t]*(.+)$", "".join(c["source"]), re.M)}
+        alts = set(figure_alts(notebook))
         if not alts or not page.exists():
             continue
         pages += 1

@@ -74,7 +74,7 @@ def test_catalog_is_fully_translated(po_path):
     )
 
 
-def _figure_alts(notebook: Path) -> list[str]:
+def figure_alts(notebook: Path) -> list[str]:
     """The ``:alt:`` texts of the figures in a notebook's markdown cells."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     return [m.group(1).strip() for c in cells if c["cell_type"] == "markdown"
@@ -91,7 +91,7 @@ def test_figure_alt_texts_are_translated():
         if not notebook.exists():
             continue
         strings = {m.id: m.string for m in _catalog(CATALOGS / f"{page}.po") if m.id}
-        for alt in _figure_alts(notebook):
+        for alt in figure_alts(notebook):
             checked += 1
             if not CJK.search(strings.get(alt) or ""):
                 missing.append(f"{page}: {alt[:70]!r}")
@@ -293,7 +293,7 @@ def test_player_chrome_is_translated_and_its_states_too():
 
     i18n = _i18n()
     page, _ = _player_page()
-    zh = i18n.translate_player_notes(page)
+    zh = i18n.translate_players(page)
     assert zh.startswith("<p>stride</p>")  # outside the player: the translators' job
     descs = re.findall(r'<span class="cb-desc"( title="[^"]*")?>([^<]*)<', zh)
     assert descs == [(' title="stride"', "步幅"), (' title="preset"', "预设"),
@@ -315,4 +315,4 @@ def test_player_chrome_is_translated_and_its_states_too():
 def test_player_translation_leaves_other_pages_alone():
     i18n = _i18n()
     page = '<p>stride</p><option>on</option><span class="cb-desc">stride</span>'
-    assert i18n.translate_player_notes(page) == page
+    assert i18n.translate_players(page) == page

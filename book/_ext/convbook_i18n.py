@@ -102,8 +102,6 @@ _PLAYER_TEXT = re.compile(
     r'|(?P<aria><input type="range" data-ctl="\d+"[^>]*? aria-label=")(?P<a>[^"]*)(?=")'
     r'|(?P<open><option(?: selected)?>|<output class="cb-readout" data-readout="\d+">'
     r'|<span class="cb-label">)(?P<t>[^<]*)(?=</)')
-_PLAYER_DATA = re.compile(r'(<script type="application/json" class="cb-player-data">)(.*?)'
-                          r'(</script>)', re.S)
 
 
 def _player_text(match: re.Match) -> str:
@@ -119,19 +117,18 @@ def _player_text(match: re.Match) -> str:
 
 def _translate_player_data(match: re.Match) -> str:
     """The states' strings (readouts, passive labels) in the page's JSON, translated alike."""
-    from convlib.widgets.player import pack_strings, unpack_strings
+    from convlib.widgets.player import data_script, pack_strings, unpack_strings
 
-    data = json.loads(match[2].replace("<\\/", "</"))
+    data = json.loads(match[2])
     strings = unpack_strings(data["strings"])
     chinese = [PLAYER_WORDS_ZH.get(s) or _PLAYER_TEXT.sub(_player_text, s) for s in strings]
     if chinese == strings:
         return match[0]
     data["strings"] = pack_strings(chinese)
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    return match[1] + payload + match[3]
+    return data_script(data)
 
 
-def translate_player_notes(body: str) -> str:
+def translate_players(body: str) -> str:
     """The Chinese edition's explorer players: the outputs are the English build's, but their
     notes, control labels, options and readouts are the page's own chrome, not a program's
     output (figures and messages drawn by the explorer stay as they are)."""
@@ -139,8 +136,10 @@ def translate_player_notes(body: str) -> str:
         return body
     for pattern, chinese in PLAYER_NOTES_ZH:
         body = pattern.sub(chinese, body)
+    from convlib.widgets.player import DATA_RE
+
     body = _PLAYER_TEXT.sub(_player_text, body)
-    return _PLAYER_DATA.sub(_translate_player_data, body)
+    return DATA_RE.sub(_translate_player_data, body)
 
 
 def _add_switch(app, pagename, templatename, context, doctree):
@@ -154,7 +153,7 @@ def _add_switch(app, pagename, templatename, context, doctree):
         label="English" if chinese else "中文",
     )
     body = context.get("body", "")
-    context["body"] = html + (translate_player_notes(body) if chinese else body)
+    context["body"] = html + (translate_players(body) if chinese else body)
 
 
 class KeepDocstringsEnglish(SphinxTransform):

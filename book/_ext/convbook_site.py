@@ -89,8 +89,6 @@ CJK_CSS = "convbook-cjk.css"
 # Han ideographs, CJK punctuation, full-width forms (what a browser draws with a CJK font)
 CJK_RE = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff"
                     "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
-PLAYER_DATA_RE = re.compile(r'<script type="application/json" class="cb-player-data">(.*?)</script>',
-                            re.S)
 # the reader's own fonts first (macOS, Windows, Linux, Android), the shipped subset last
 READER_CJK = ('"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
               '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei"')
@@ -121,12 +119,12 @@ def site_cjk_chars(outdir: Path) -> str:
 def _player_strings(page: str) -> str:
     """The explorer players' states (packed: gzip, base64), whose readouts a reader brings on
     screen by moving a control."""
-    from convlib.widgets.player import unpack_strings
+    from convlib.widgets.player import DATA_RE, unpack_strings
 
     out = []
-    for data in PLAYER_DATA_RE.findall(page):
+    for match in DATA_RE.finditer(page):
         try:
-            out += unpack_strings(json.loads(data)["strings"])
+            out += unpack_strings(json.loads(match[2])["strings"])
         except (ValueError, KeyError, OSError):  # a damaged table: the player says so itself
             continue
     return "\n".join(out)

@@ -31,7 +31,6 @@ Depthwise convolution (one input channel per group), stride 1:
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from convlib.functional._parallel import run_chunks, scratch
 from convlib.functional._windows import ConvGeometry
@@ -90,8 +89,9 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
     # the weights of plane p = (image, channel), as a (M*kh, kw) matrix
     w = np.broadcast_to(weight.reshape(1, c, m * kh, kw), (n, c, m * kh, kw))
     w = w.reshape(n * c, m * kh, kw)
-    b = None if bias is None else np.broadcast_to(bias.reshape(1, c, m, 1, 1), (n, c, m, 1, 1))
-    b = None if b is None else b.reshape(n * c, m, 1, 1)
+    # the bias of plane p's outputs (added as the block is copied into y: no extra pass)
+    b = 0 if bias is None else np.broadcast_to(bias.reshape(1, c, m), (n, c, m)).reshape(
+        n * c, m, 1, 1)
     y = np.empty((n * c, m, ho, wo), x.dtype)
     block = min(n * c, max(1, _BLOCK_BYTES // ((kw + m * kh + m) * span * item)))
     padded_shape = (block, h + geom.pads[0] + geom.pads[1] + 1, wp)
@@ -107,16 +107,15 @@ def forward_depthwise(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
         z = scratch("rows", (block, m, kh, span), x.dtype)[:q - p]
         np.matmul(w[p:q], cols, out=z.reshape(q - p, m * kh, span))  # (M*kh, kw) @ (kw, span)
         # sums[p, m, i*Wp + j] = sum_a z[p, m, a, (i + a*dh)*Wp + j]: long contiguous slices
-        sums = z[:, :, 0, :length]
-        for a in range(1, kh):
-            shifted = z[:, :, a, a * dh * wp:a * dh * wp + length]
-            if a == 1:
-                out = scratch("sums", (block, m, length), x.dtype)[:q - p]
-                sums = np.add(sums, shifted, out=out)
-            else:
-                sums += shifted
+        rows = [z[:, :, a, a * dh * wp:a * dh * wp + length] for a in range(kh)]
+        sums = rows[0]
+        if kh > 1:
+            out = scratch("sums", (block, m, length), x.dtype)[:q - p]
+            sums = np.add(rows[0], rows[1], out=out)
+            for row in rows[2:]:
+                sums += row
         # drop the wrapped columns, add the bias
-        np.add(sums.reshape(q - p, m, ho, wp)[..., :wo], 0 if b is None else b[p:q], out=y[p:q])
+        np.add(sums.reshape(q - p, m, ho, wp)[..., :wo], b if bias is None else b[p:q], out=y[p:q])
 
     run_chunks(run, range(0, n * c, block))
     return y.reshape(n, cout, ho, wo)

@@ -27,13 +27,14 @@ import html as _html
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["MAX_STATES", "MAX_BYTES", "BLOCK_STATES", "STATIC_ENV", "Control", "playable", "attach",
            "static_enabled", "control_grid", "thin", "find_controls", "player_data",
-           "player_html", "pack_strings", "unpack_strings"]
+           "player_html", "pack_strings", "unpack_strings", "DATA_RE", "data_script"]
 
 STATIC_ENV = "CONVBOOK_STATIC"
 MAX_STATES = 300
@@ -365,14 +366,25 @@ def player_html(box, max_states: int = MAX_STATES, max_bytes: int = MAX_BYTES,
                 grid: dict[str, Sequence] | None = None) -> str:
     """The static player of an explorer box: skeleton (showing the starting state) + data."""
     data, skeleton = player_data(box, max_states, max_bytes, grid)
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     n = len(data["states"])
     note = (f'<div class="cb-player-note">Static page: {n} precomputed setting'
             f'{"s" if n != 1 else ""} of this explorer (a slider offers only these values). '
             "Run the notebook for every value.</div>")
     return (f'<div class="cb-player" data-states="{n}">'
-            f'<script type="application/json" class="cb-player-data">{payload}</script>'
-            f"{skeleton}{note}</div>")
+            f"{data_script(data)}{skeleton}{note}</div>")
+
+
+#: a player's data in a page: group 2 is the JSON (see :func:`data_script`)
+DATA_RE = re.compile(r'(<script type="application/json" class="cb-player-data">)(.*?)(</script>)',
+                     re.S)
+
+
+def data_script(data: dict) -> str:
+    """The ``<script>`` element that holds a player's data in the page (``</`` escaped as
+    ``<\\/``, valid JSON, so no string can end the element)."""
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return f'<script type="application/json" class="cb-player-data">{payload}</script>'
+
 
 
 def _fill(skeleton: str, data: dict, strings: list[str]) -> str:
