@@ -6,7 +6,7 @@
     python benchmarks/bench_functional.py --threads 1 --cpu-time  # busy machine: CPU seconds
 
 For each case: the best of R interleaved rounds of convlib and of torch (they take turns, a
-burst of 3 calls each after a 50 ms pause, so background load hits both alike; see
+burst of 10 calls each after a 50 ms pause, so background load hits both alike; see
 ``best_of``), their ratio, and the peak memory the numpy path allocates on top of its inputs
 (tracemalloc sees numpy's allocations). torch uses as many threads as numpy's BLAS, and so
 does convlib's own pool (``convlib.functional.set_num_threads``). Freed memory stays in the
@@ -48,7 +48,7 @@ def numpy_blas_threads() -> int:
 CLOCK = time.perf_counter
 
 
-def best_of(fns: list, repeats: int, burst: int = 3, pause: float = 0.05) -> list[float]:
+def best_of(fns: list, repeats: int, burst: int = 10, pause: float = 0.05) -> list[float]:
     """Best time of each function over ``repeats`` rounds (after a warm-up). In each round every
     function runs ``burst`` times in a row, then the next one's turn comes: rounds interleave,
     so background load hits both libraries alike, while each call is timed after calls of its
@@ -58,7 +58,10 @@ def best_of(fns: list, repeats: int, burst: int = 3, pause: float = 0.05) -> lis
     threads, the ResNet stage-1 forward took 21 ms right after a torch call and 12 ms with
     torch's workers told to sleep (OMP_WAIT_POLICY=PASSIVE), and the grouped forward 2.7 ms
     in bursts of 3 right after torch's and 1.4 ms after a pause; a pause leaves each library
-    as it is when it runs alone."""
+    as it is when it runs alone. A burst is 10 calls: on this virtual machine the first calls
+    after a pause, while the second core wakes up, ran the 2-thread RGB forward in 2.2-4 ms
+    and back-to-back calls in 1.4-1.5 ms (200 calls in a row: median 1.44 ms); a training
+    loop sees the latter."""
     for f in fns:
         f()
     best = [float("inf")] * len(fns)
@@ -166,7 +169,7 @@ def main() -> None:
     set_num_threads(threads)  # convlib's own chunks (convlib.functional._parallel)
     rng = np.random.default_rng(0)
     print(f"convlib (numpy {np.__version__}) vs torch {torch.__version__}, float32, "
-          f"{threads} threads each; best of {repeats} interleaved rounds of 3 calls, paused between"
+          f"{threads} threads each; best of {repeats} interleaved rounds of 10 calls, paused between"
           + (" (CPU time)" if args.cpu_time else " (wall clock)"))
     print(blas_report())
     print(allocator)

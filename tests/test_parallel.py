@@ -220,3 +220,116 @@ def test_thread_count_does_not_change_a_bit_of_the_gradients(monkeypatch, thread
         results.append(conv2d_backward(gy, x, w, padding=1, groups=groups))
     for other in results[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(results[0], other))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 21])
+@pytest.mark.parametrize("case", [
+    dict(x=(3, 3, 32, 32), weight=(5, 3, 3, 3), kw=dict(padding=1), dtype=np.float32),
+    dict(x=(2, 4, 64, 63), weight=(6, 2, 3, 3), kw=dict(stride=2, padding=1, groups=2),
+         dtype=np.float32),
+    dict(x=(3, 2, 18, 34), weight=(4, 2, 3, 3), kw=dict(dilation=(1, 1)), dtype=np.float64),
+    dict(x=(2, 3, 64, 66), weight=(4, 3, 1, 3), kw={}, dtype=np.float32),
+], ids=["rgb-32x32", "groups", "float64", "row-chunks"])
+def test_planes_4kb_apart_match_torch(monkeypatch, threads, chunk_bytes, case):
+    """Output planes a multiple of 4 KB long (32x32 float32, 16x32 float64, 64x64) take the
+    product aside and copy it into the output (with the bias): torch's output for any chunk
+    size and thread count, with and without a bias."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(chunk_bytes)
+    x = rng.standard_normal(case["x"]).astype(case["dtype"])
+    weight = rng.standard_normal(case["weight"]).astype(case["dtype"])
+    bias = rng.standard_normal(case["weight"][0]).astype(case["dtype"])
+    tx, tw, tb = map(torch.from_numpy, (x, weight, bias))
+    for b, tb_ in ((bias, tb), (None, None)):
+        expected = F.conv2d(tx, tw, tb_, **case["kw"])
+        assert conv._aliased(expected.shape[2] * expected.shape[3] * x.itemsize)  # the case tested
+        for n in (1, 2):
+            threads(n)
+            assert_close(conv2d(x, weight, b, **case["kw"]), expected, case["dtype"])
+
+
+def test_unaliased_lengths():
+    """Padded row lengths are never a multiple of 4 KB apart and at most one cache line longer."""
+    for itemsize in (2, 4, 8):
+        for length in range(1, 5000):
+            padded = conv._unaliased_length(length, itemsize)
+            assert not conv._aliased(padded * itemsize)
+            assert length <= padded <= length + 64 // itemsize
+            assert padded == length or conv._aliased(length * itemsize)
+
+
+def depthwise_config(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
+    """A random stride-1 depthwise convolution; most of them keep the width (the
+    same-width path of ``_fast``), some as narrow as 1 pixel, so a kernel column's shift can
+    pass a whole row."""
+    rng = np.random.default_rng(seed)
+    dtype = np.float64 if seed % 3 == 0 else np.float32
+    c, m = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    k = tuple(int(v) for v in rng.integers(1, 6, size=2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    h, w = (int(v) for v in rng.integers(1, 10, size=2))
+    if seed % 4 == 0:
+        padding = "same"  # asymmetric when dilation*(k - 1) is odd
+    else:
+        total = dilation[1] * (k[1] - 1)
+        keep = seed % 5 != 0 and total % 2 == 0
+        padding = (int(rng.integers(0, 3)), total // 2 if keep else int(rng.integers(0, 3)))
+        # grow the image until the output is not empty
+        h = max(h, dilation[0] * (k[0] - 1) + 1 - 2 * padding[0])
+        w = max(w, dilation[1] * (k[1] - 1) + 1 - 2 * padding[1])
+    x = rng.standard_normal((int(rng.integers(1, 3)), c, h, w)).astype(dtype)
+    weight = rng.standard_normal((c * m, 1) + k).astype(dtype)
+    bias = rng.standard_normal(c * m).astype(dtype) if seed % 2 else None
+    return x, weight, bias, dict(padding=padding, dilation=dilation, groups=c)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(48))
+def test_depthwise_paths_match_torch(monkeypatch, threads, seed):
+    """Both depthwise paths (output as wide as the input, or not), forward and backward, with
+    and without a bias, in blocks of 1, a few or all planes, on 1 or 2 threads: torch's results."""
+    monkeypatch.setattr(_fast, "_BLOCK_BYTES", [1, 3000, 1 << 22][seed % 3])
+    threads(1 + seed % 2)
+    x, weight, bias, kw = depthwise_config(seed)
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(weight).requires_grad_()
+    bt = None if bias is None else torch.from_numpy(bias).requires_grad_()
+    yt = F.conv2d(xt, wt, bt, **kw)
+    assert_close(conv2d(x, weight, bias, **kw), yt, x.dtype)
+    gy = np.random.default_rng(seed).standard_normal(yt.shape).astype(x.dtype)
+    yt.backward(torch.from_numpy(gy))
+    gx, gw, gb = conv2d_backward(gy, x, weight, padding=kw["padding"], dilation=kw["dilation"],
+                                 groups=kw["groups"])
+    assert_close(gx, xt.grad, x.dtype, what="grad_input")
+    assert_close(gw, wt.grad, x.dtype, what="grad_weight")
+
+
+def test_depthwise_sweep_takes_both_paths():
+    """The sweep above is not all one path: it has same-width cases and others."""
+    same = [depthwise_config(s) for s in range(48)]
+    widths = [F.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kw).shape[3] == x.shape[3]
+              for x, w, _, kw in same]
+    assert 10 <= sum(widths) <= 40
+
+
+def test_bias_row_survives_calls_without_a_bias():
+    """The same-width path keeps a row of ones in a work array for the bias: calls with and
+    without a bias, on the same shapes, in turn, all give torch's output."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 9, 9)).astype(np.float32)
+    weight = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    for b in (bias, None, bias, None):
+        expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight),
+                            None if b is None else torch.from_numpy(b), padding=1, groups=6)
+        assert_close(conv2d(x, weight, b, padding=1, groups=6), expected, np.float32)
+
+
+def test_scratch_init_runs_once_per_array():
+    """``init`` runs when a work array is made, not when it is reused."""
+    calls = []
+    first = _parallel.scratch("test_init", (3, 4), np.float32, init=calls.append)
+    again = _parallel.scratch("test_init", (3, 4), np.float32, init=calls.append)
+    assert again is first and len(calls) == 1
+    other = _parallel.scratch("test_init", (2, 4), np.float32, init=calls.append)
+    assert other.shape == (2, 4) and len(calls) == 2 and calls[1] is other

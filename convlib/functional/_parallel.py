@@ -182,10 +182,12 @@ def _run_serially(work: Callable[[T], None], chunks: Sequence[T]) -> None:
         _state.inside = inside
 
 
-def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype,
+            init: Optional[Callable[[np.ndarray], None]] = None) -> np.ndarray:
     """A work array of this thread, kept for the next call with the same name, shape and dtype
-    (uninitialised: the caller overwrites it). One per name and thread, so large repeated
-    calls do not allocate, and fault in, fresh memory every time."""
+    (uninitialised: the caller overwrites it; ``init(array)`` runs once, when it is made). One
+    per name and thread, so large repeated calls do not allocate, and fault in, fresh memory
+    every time."""
     cache = getattr(_state, "scratch", None)
     if cache is None:
         cache = _state.scratch = {}
@@ -193,4 +195,6 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     array = cache.get(name)
     if array is None or array.shape != shape or array.dtype != dtype:
         array = cache[name] = np.empty(shape, dtype)
+        if init is not None:
+            init(array)
     return array
