@@ -73,3 +73,17 @@ def test_subset_holds_the_characters_of_the_players_states(tmp_path: Path) -> No
     page.write_text(f'<p>卷积</p><div class="cb-player"><script type="application/json" '
                     f'class="cb-player-data">{data}</script></div>', encoding="utf-8")
     assert convbook_site.site_cjk_chars(tmp_path / "html") == "".join(sorted("卷积开关"))
+
+
+def test_subset_holds_the_characters_of_the_books_scripts(tmp_path: Path) -> None:
+    """The player's own note (written by convbook-player.js when its states are damaged) is
+    drawn with the shipped font on a Chinese page; other scripts in _static are not the book's."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import convbook_site
+
+    static = tmp_path / "html" / "_static"
+    static.mkdir(parents=True)
+    (tmp_path / "html" / "a.html").write_text("<p>卷积</p>", encoding="utf-8")
+    (static / "convbook-player.js").write_text('var note = "损坏";', encoding="utf-8")
+    (static / "other.js").write_text('var s = "汉字";', encoding="utf-8")
+    assert convbook_site.site_cjk_chars(tmp_path / "html") == "".join(sorted("卷积损坏"))

@@ -379,6 +379,21 @@ def test_chinese_is_drawn_with_the_shipped_font(page: str, over: str, site: Path
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("edition", ["", "zh"])
+def test_the_shipped_font_has_the_players_own_words(edition: str, site: Path) -> None:
+    """The player script's Chinese note (shown when an explorer's states are damaged) can be
+    drawn with the font each edition ships: its characters are in the subset."""
+    from fontTools.ttLib import TTFont
+
+    static = site / edition / "_static"
+    script = (static / "convbook-player.js").read_text(encoding="utf-8")
+    wanted = set(re.findall(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]", script))
+    assert len(wanted) > 10, "the player has a Chinese note"
+    cmap = TTFont(static / "convbook-cjk.woff2").getBestCmap()
+    missing = sorted(c for c in wanted if ord(c) not in cmap)
+    assert not missing, f"{edition or 'en'}: not in {static / 'convbook-cjk.woff2'}: {missing}"
+
+
 def _try_live_page(site: Path) -> str:
     pages, _ = sitecheck.toc_pages(ROOT, site)
     for page in pages:
@@ -400,19 +415,24 @@ def test_live_notebook_over_http_shows_its_cells(site: Path, context, base_url: 
 
 @pytest.fixture(scope="module")
 def broken_static(site: Path, tmp_path_factory):
-    """A copy of the site with one player's state data damaged and the CJK font removed."""
+    """A copy of the site with one player's state data damaged (in both editions) and the
+    CJK font removed."""
     page = _explorer_pages()[0][0]
     copy = tmp_path_factory.mktemp("static") / "html"
     shutil.copytree(site, copy, ignore=shutil.ignore_patterns("lite"))
-    path = copy / page
-    html = path.read_text(encoding="utf-8")
-    start = html.index('"strings":"') + len('"strings":"')
-    html = html[:start] + "AAAA" + html[start + 400:]  # the packed states no longer unpack
-    path.write_text(html, encoding="utf-8")
+    damage_states(copy / page)
+    damage_states(copy / "zh" / page)
     css = copy / "_static" / "convbook-cjk.css"  # the shipped face goes, the font stack stays
     css.write_text("\n".join(line for line in css.read_text(encoding="utf-8").splitlines()
                              if not line.startswith("@font-face")), encoding="utf-8")
     return copy, page
+
+
+def damage_states(path: Path) -> None:
+    """The first player's packed states on this page no longer unpack."""
+    html = path.read_text(encoding="utf-8")
+    start = html.index('"strings":"') + len('"strings":"')
+    path.write_text(html[:start] + "AAAA" + html[start + 400:], encoding="utf-8")
 
 
 def test_checker_reports_a_broken_state_file(broken_static, browser) -> None:
@@ -423,8 +443,23 @@ def test_checker_reports_a_broken_state_file(broken_static, browser) -> None:
             report = sitecheck.check_page(ctx, url, page)
     finally:
         ctx.close()
-    assert any("explorer player 0 does not play" in p for p in report.problems), report.problems
+    assert any("explorer player 0 does not play: This explorer's precomputed states are "
+               "missing" in p for p in report.problems), report.problems
     assert any("convbook-player" in p for p in report.problems), report.problems  # console
+
+
+def test_a_broken_player_says_so_in_the_pages_language(broken_static, browser) -> None:
+    """On a Chinese page, the note that replaces a broken player's picture is Chinese."""
+    copy, page = broken_static
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        with sitecheck.serve(copy) as url:
+            report = sitecheck.check_page(ctx, url, f"zh/{page}")
+    finally:
+        ctx.close()
+    notes = [p for p in report.problems if "explorer player 0 does not play" in p]
+    assert notes and "本探索器预先计算的状态缺失或已损坏" in notes[0], report.problems
+    assert "This explorer" not in notes[0]
 
 
 def test_checker_reports_chinese_without_the_font(broken_static, no_cjk_context) -> None:

@@ -105,7 +105,8 @@ def cjk_font_source() -> Path | None:
 
 
 def site_cjk_chars(outdir: Path) -> str:
-    """Every CJK character in the text of the built pages (the JupyterLite app excluded)."""
+    """Every CJK character in the text of the built pages (the JupyterLite app excluded) and in
+    the book's own scripts (``_static/convbook-*.js``: the player's note when it fails)."""
     chars: set[str] = set()
     for page in Path(outdir).rglob("*.html"):
         if "lite" in page.relative_to(outdir).parts[:1]:
@@ -113,6 +114,8 @@ def site_cjk_chars(outdir: Path) -> str:
         text = page.read_text(encoding="utf-8", errors="replace")
         chars.update(CJK_RE.findall(text))
         chars.update(CJK_RE.findall(_player_strings(text)))
+    for script in Path(outdir).glob("_static/convbook-*.js"):
+        chars.update(CJK_RE.findall(script.read_text(encoding="utf-8", errors="replace")))
     return "".join(sorted(chars))
 
 

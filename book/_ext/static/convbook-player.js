@@ -7,8 +7,12 @@
   function fail(root, why) {
     root.classList.add("cb-broken");
     var note = root.querySelector(".cb-player-note");
-    if (note) note.textContent = "This explorer's precomputed states are missing or damaged (" +
-      why + "): the picture does not follow the controls. Run the notebook instead.";
+    // the page's language decides the note's (the Chinese edition is <html lang="zh-CN">)
+    var chinese = /^zh/i.test(document.documentElement.lang || "");
+    if (note) note.textContent = chinese
+      ? "本探索器预先计算的状态缺失或已损坏（" + why + "）：图片不会随控件变化。请改为运行笔记本。"
+      : "This explorer's precomputed states are missing or damaged (" + why +
+        "): the picture does not follow the controls. Run the notebook instead.";
     console.error("convbook-player: " + why);
   }
   function unpack(b64) {
