@@ -325,6 +325,34 @@ def test_bias_row_survives_calls_without_a_bias():
         assert_close(conv2d(x, weight, b, padding=1, groups=6), expected, np.float32)
 
 
+def test_padding_rows_follow_the_geometry(monkeypatch, threads):
+    """The same-width path writes the zeros of a work array (padding rows) once, when it is made
+    for a geometry. Two convolutions whose work arrays have the same shape but different padding
+    rows (8 rows, kernel height 1, no padding rows, multiplier 3; 6 rows padded by 1, kernel
+    height 3, multiplier 1), in turn: both give torch's output."""
+    threads(1)
+    shapes = []
+    real = _fast.scratch
+
+    def spy(name, shape, *args, **kwargs):
+        if name.startswith("same_cols"):
+            shapes.append(shape)
+        return real(name, shape, *args, **kwargs)
+
+    monkeypatch.setattr(_fast, "scratch", spy)
+    rng = np.random.default_rng(11)
+    cases = []
+    for h, k, m in ((8, 1, 3), (6, 3, 1)):
+        x = rng.standard_normal((1, 2, h, 7)).astype(np.float32)
+        weight = rng.standard_normal((2 * m, 1, k, 3)).astype(np.float32)
+        cases.append((x, weight, ((k - 1) // 2, 1)))
+    for x, weight, padding in cases + cases:
+        expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), padding=padding,
+                            groups=2)
+        assert_close(conv2d(x, weight, padding=padding, groups=2), expected, np.float32)
+    assert len(set(shapes)) == 1 and len(shapes) == 4  # the premise: one shape of work array
+
+
 def test_scratch_init_runs_once_per_array():
     """``init`` runs when a work array is made, not when it is reused."""
     calls = []
@@ -333,3 +361,17 @@ def test_scratch_init_runs_once_per_array():
     assert again is first and len(calls) == 1
     other = _parallel.scratch("test_init", (2, 4), np.float32, init=calls.append)
     assert other.shape == (2, 4) and len(calls) == 2 and calls[1] is other
+
+
+def test_scratch_init_runs_again_for_another_key():
+    """``init`` runs again when the key changes (same name, shape and dtype), and not while it
+    stays; a call without ``init`` may overwrite anything, so the next call with it runs it."""
+    calls = []
+    first = _parallel.scratch("test_key", (3, 4), np.float32, init=calls.append, key=1)
+    assert _parallel.scratch("test_key", (3, 4), np.float32, init=calls.append, key=1) is first
+    assert len(calls) == 1
+    assert _parallel.scratch("test_key", (3, 4), np.float32, init=calls.append, key=2) is first
+    assert len(calls) == 2
+    _parallel.scratch("test_key", (3, 4), np.float32)
+    _parallel.scratch("test_key", (3, 4), np.float32, init=calls.append, key=2)
+    assert len(calls) == 3

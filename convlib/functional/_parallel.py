@@ -183,18 +183,20 @@ def _run_serially(work: Callable[[T], None], chunks: Sequence[T]) -> None:
 
 
 def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype,
-            init: Optional[Callable[[np.ndarray], None]] = None) -> np.ndarray:
+            init: Optional[Callable[[np.ndarray], None]] = None, key: object = None) -> np.ndarray:
     """A work array of this thread, kept for the next call with the same name, shape and dtype
-    (uninitialised: the caller overwrites it; ``init(array)`` runs once, when it is made). One
-    per name and thread, so large repeated calls do not allocate, and fault in, fresh memory
-    every time."""
+    (uninitialised: the caller overwrites it). ``init(array)`` runs when the array is made, and
+    again when ``key`` differs from the previous call's: a caller that writes some entries once
+    (constant zeros, a row of ones) passes what decides them as ``key``. One per name and
+    thread, so large repeated calls do not allocate, and fault in, fresh memory every time."""
     cache = getattr(_state, "scratch", None)
     if cache is None:
         cache = _state.scratch = {}
     dtype = np.dtype(dtype)
-    array = cache.get(name)
+    array, made_for = cache.get(name, (None, None))
     if array is None or array.shape != shape or array.dtype != dtype:
-        array = cache[name] = np.empty(shape, dtype)
-        if init is not None:
-            init(array)
+        array, made_for = np.empty(shape, dtype), object()  # a key equal to nothing
+    if init is not None and made_for != key:
+        init(array)
+    cache[name] = array, key if init is not None else object()  # no init: any entry may change
     return array
