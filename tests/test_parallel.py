@@ -258,6 +258,58 @@ def test_unaliased_lengths():
             assert padded == length or conv._aliased(length * itemsize)
 
 
+def same_width_config(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A random stride-1 convolution whose output is as wide as its input, taking the columns
+    path (groups of more than 32 channels, or none): "same" padding (asymmetric when
+    ``dilation*(k - 1)`` is odd) or the symmetric equivalent with any padding rows; images as
+    narrow as 1 pixel, so a kernel column's shift can pass a whole row."""
+    rng = np.random.default_rng(seed)
+    groups = 2 if seed % 4 == 3 else 1
+    cin = 33 * groups if groups > 1 else int(rng.integers(2, 5))  # 1: the depthwise path
+    cout = groups * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 6, size=2))
+    k = (2, 1) if k == (1, 1) else k  # a 1x1 kernel with no padding copies no columns at all
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    h, w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    total = dilation[1] * (k[1] - 1)
+    if seed % 2 or total % 2:
+        padding = "same"
+    else:
+        padding = (int(rng.integers(0, 3)), total // 2)
+        h = max(h, dilation[0] * (k[0] - 1) + 1 - 2 * padding[0])
+    dtype = np.float64 if seed % 5 == 0 else np.float32
+    x = rng.standard_normal((int(rng.integers(1, 4)), cin, h, w)).astype(dtype)
+    weight = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    return x, weight, dict(padding=padding, dilation=dilation, groups=groups)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(40))
+def test_same_width_columns_match_torch(monkeypatch, threads, seed):
+    """The columns of a stride-1 convolution that keeps the width (contiguous slices of the
+    image's rows, the wrapped windows zeroed), in row blocks of 1 or a few rows or whole
+    images, on 1 or 2 threads, with and without a bias, forward and backward: torch's results;
+    and that path was taken."""
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", [1, 2000, 1 << 21][seed % 3])
+    threads(1 + seed % 2)
+    taken = []
+    real = conv._same_width_columns
+    monkeypatch.setattr(conv, "_same_width_columns", lambda *a: taken.append(1) or real(*a))
+    x, weight, kw = same_width_config(seed)
+    bias = np.random.default_rng(seed).standard_normal(weight.shape[0]).astype(x.dtype)
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(weight).requires_grad_()
+    for b in (bias, None):
+        yt = F.conv2d(xt, wt, None if b is None else torch.from_numpy(b), **kw)
+        assert_close(conv2d(x, weight, b, **kw), yt, x.dtype)
+    assert taken and yt.shape[3] == x.shape[3]
+    gy = np.random.default_rng(seed + 1).standard_normal(yt.shape).astype(x.dtype)
+    yt.backward(torch.from_numpy(gy))
+    gx, gw, _ = conv2d_backward(gy, x, weight, **kw)
+    assert_close(gx, xt.grad, x.dtype, what="grad_input")
+    assert_close(gw, wt.grad, x.dtype, what="grad_weight")
+
+
 def depthwise_config(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
     """A random stride-1 depthwise convolution; most of them keep the width (the
     same-width path of ``_fast``), some as narrow as 1 pixel, so a kernel column's shift can
