@@ -405,6 +405,38 @@ def test_padding_rows_follow_the_geometry(monkeypatch, threads):
     assert len(set(shapes)) == 1 and len(shapes) == 4  # the premise: one shape of work array
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_padding_of_the_taps_work_array_follows_the_geometry(monkeypatch, threads):
+    """The grouped tap-by-tap forward zeroes the padding of its padded copy once per geometry.
+    Two convolutions whose padded copies have the same shape but different padding (7x7 padded
+    after by 1, kernel 2, "same"; 6x6 padded by 1 all round, kernel 3), in turn, with and
+    without a bias: both give torch's output."""
+    threads(1)
+    shapes = []
+    real = conv.scratch
+
+    def spy(name, shape, *args, **kwargs):
+        if name == "taps_padded":
+            shapes.append(shape)
+        return real(name, shape, *args, **kwargs)
+
+    monkeypatch.setattr(conv, "scratch", spy)
+    rng = np.random.default_rng(12)
+    cases = []
+    for size, k, padding in ((7, 2, "same"), (6, 3, 1)):
+        x = rng.standard_normal((2, 4, size, size)).astype(np.float32)
+        weight = rng.standard_normal((6, 2, k, k)).astype(np.float32)
+        bias = rng.standard_normal(6).astype(np.float32)
+        cases.append((x, weight, bias, padding))
+    for x, weight, bias, padding in cases + cases:
+        for b in (bias, None):
+            expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight),
+                                None if b is None else torch.from_numpy(b), padding=padding,
+                                groups=2)
+            assert_close(conv2d(x, weight, b, padding=padding, groups=2), expected, np.float32)
+    assert len(set(shapes)) == 1 and len(shapes) == 8  # the premise: one shape of work array
+
+
 def test_scratch_init_runs_once_per_array():
     """``init`` runs when a work array is made, not when it is reused."""
     calls = []

@@ -38,7 +38,6 @@ from convlib.functional._windows import (
     add_windows,
     conv_geometry,
     crop_nchw,
-    pad_nchw,
     padded_rows,
     windows,
 )
@@ -228,7 +227,9 @@ def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups:
     ``(i*Wp + j) + (a*dh*Wp + b*dw)``: each tap reads ONE contiguous slice of the flat image, a
     view, so nothing is copied. ``y`` is computed on the padded width ``(Ho, Wp)``; its last
     ``Wp - Wo`` columns (windows that wrap onto the next row) are dropped, and one extra zero row
-    at the bottom keeps every slice in bounds. Runs in chunks of images on a few threads.
+    at the bottom keeps every slice in bounds. Runs in chunks of images on a few threads; each
+    thread's padded copy is a work array whose padding is zeroed once (per geometry), so a
+    chunk copies only the image into it.
     """
     n, cout, (cg, kh, kw) = x.shape[0], weight.shape[0], weight.shape[1:]
     (ho, wo), (dh, dw) = geom.out_hw, geom.dilation
@@ -236,7 +237,7 @@ def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups:
     wp = x.shape[3] + left + right
     length = ho * wp
     w = weight.reshape(groups, cout // groups, cg, kh, kw)
-    b = 0 if bias is None else bias.reshape(cout, 1, 1)
+    b = None if bias is None else bias.reshape(cout, 1, 1)
     y = np.empty((n, cout, ho, wo), x.dtype)
     # (G, Cout/G, Cin/G) @ (B, G, Cin/G, Ho*Wp); with one channel per group that is a plain
     # broadcast product, much faster than a matmul of 1-wide matrices.
@@ -244,9 +245,17 @@ def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups:
     chunks = _image_chunks(n, 2 * cout * length * x.itemsize)
     most = max((i1 - i0 for i0, i1 in chunks), default=0)
 
+    h, width = x.shape[2:]
+    padded_shape = (most, x.shape[1], top + h + bottom + 1, wp)
+
+    def zeros(xp: np.ndarray) -> None:  # the padding: written once per work array and geometry
+        xp[...] = 0
+
     def run(chunk: tuple[int, int]) -> None:
         i0, i1 = chunk
-        xp = pad_nchw(x[i0:i1], (top, bottom + 1, left, right))
+        xp = scratch("taps_padded", padded_shape, x.dtype, init=zeros,
+                     key=geom.pads)[:i1 - i0]
+        xp[:, :, top:top + h, left:left + width] = x[i0:i1]
         flat = xp.reshape(i1 - i0, groups, cg, xp.shape[2] * wp)  # (B, G, Cin/G, (Hp+1)*Wp)
         shape = (most, groups, cout // groups, length)
         acc = scratch("taps_sum", shape, x.dtype)[:i1 - i0]
@@ -257,7 +266,11 @@ def _forward_taps(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, groups:
                 product(w[..., a, c], flat[..., start:start + length], out=acc)
             else:
                 acc += product(w[..., a, c], flat[..., start:start + length], out=tap)
-        np.add(acc.reshape(i1 - i0, cout, ho, wp)[..., :wo], b, out=y[i0:i1])
+        # drop the wrapped columns, then add the bias to contiguous rows (a broadcast add on
+        # the cropped view is slower than both: 0.42 vs 0.17 + 0.14 ms for 8x128x28x28)
+        np.copyto(y[i0:i1], acc.reshape(i1 - i0, cout, ho, wp)[..., :wo])
+        if bias is not None:
+            y[i0:i1] += b
 
     run_chunks(run, chunks)
     return y
