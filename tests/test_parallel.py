@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -143,6 +144,73 @@ def test_environment_variable_sets_the_default():
     env["CONVLIB_NUM_THREADS"] = "many"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode != 0 and "CONVLIB_NUM_THREADS must be a positive integer" in out.stderr
+
+
+CAN_PIN = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+def affinities_in_chunks(chunks: int = 4) -> list[tuple[int, frozenset]]:
+    """(native thread id, allowed CPUs) as seen inside each chunk of a parallel run."""
+    seen = []
+    _parallel.run_chunks(
+        lambda i: seen.append((threading.get_native_id(), frozenset(os.sched_getaffinity(0)))),
+        range(chunks))
+    return seen
+
+
+@pytest.mark.skipif(not CAN_PIN, reason="needs Linux thread affinity and 2 CPUs")
+def test_the_caller_is_held_on_its_cpu_and_the_pool_kept_off_it(monkeypatch, threads):
+    """While chunks run in parallel the calling thread may run on one CPU only and the pool's
+    threads on every other one; afterwards the caller may run where it could before."""
+    monkeypatch.setattr(_parallel, "_pin", True)
+    threads(2)
+    before = os.sched_getaffinity(0)
+    seen = affinities_in_chunks()
+    if not _parallel._pin:
+        pytest.skip("this platform refuses to set thread affinity")
+    assert os.sched_getaffinity(0) == before
+    me = threading.get_native_id()
+    mine = {cpus for tid, cpus in seen if tid == me}
+    pool = {cpus for tid, cpus in seen if tid != me}
+    assert len(mine) == 1 and len(pool) == 1, seen
+    (held,), (others,) = mine, pool
+    assert len(held) == 1 and others == frozenset(before) - held
+
+
+@pytest.mark.skipif(not CAN_PIN, reason="needs Linux thread affinity and 2 CPUs")
+def test_a_refused_affinity_turns_pinning_off(monkeypatch, threads):
+    """Where setting thread affinity is not allowed, chunks still run (and pinning stops)."""
+    monkeypatch.setattr(_parallel, "_pin", True)
+
+    def refuse(*args):
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    threads(2)
+    before = os.sched_getaffinity(0)
+    done = []
+    _parallel.run_chunks(done.append, range(6))
+    assert sorted(done) == list(range(6)) and not _parallel._pin
+    assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.skipif(not CAN_PIN, reason="needs Linux thread affinity and 2 CPUs")
+def test_pinning_can_be_turned_off_by_the_environment():
+    code = ("import os, threading\n"
+            "from convlib.functional import _parallel\n"
+            "_parallel.set_num_threads(2)\n"
+            "seen = []\n"
+            "_parallel.run_chunks(lambda i: seen.append(len(os.sched_getaffinity(0))), range(4))\n"
+            "print(_parallel._pin, min(seen))\n")
+    for value, expected in (("0", "False"), ("1", "True")):
+        env = dict(os.environ, CONVLIB_PIN_THREADS=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=60)
+        pinned, fewest = out.stdout.split()
+        if value == "1" and pinned == "False":
+            pytest.skip("this platform refuses to set thread affinity")
+        assert pinned == expected, out.stderr
+        assert (int(fewest) == 1) == (value == "1")
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
