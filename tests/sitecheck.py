@@ -43,6 +43,7 @@ __all__ = [
     "lite_file_problems",
     "lite_http_problems",
     "player_problems",
+    "player_layout_problems",
     "serve",
     "toc_docnames",
     "toc_pages",
@@ -425,8 +426,9 @@ def _animation_problems(tab, page: str) -> list[str]:
         # the buttons, clicked like a reader would: first frame, then next until it changes
         box = tab.locator("div.animation").nth(i)
         img = box.locator("img").first
-        first = box.locator('button[title="First frame"]')
-        after = box.locator('button[title="Next frame"]')
+        # by what they do, not their tooltips (the Chinese edition's are Chinese)
+        first = box.locator('button[onclick$=".first_frame()"]')
+        after = box.locator('button[onclick$=".next_frame()"]')
         if not (first.count() and after.count()):
             problems.append(f"{page}: animation {i} has no first-frame / next-frame buttons")
             continue
@@ -539,6 +541,32 @@ def player_problems(tab, page: str) -> list[str]:
                                 "neither the picture nor the value it names")
         if fixed == p["controls"]:
             problems.append(f"{where}: every control is fixed: nothing to move")
+    return problems
+
+
+_PLAYER_LAYOUT_JS = """
+() => Array.from(document.querySelectorAll('div.cb-player')).map(root => {
+  const note = root.querySelector('.cb-player-note');
+  const noteTop = note ? note.getBoundingClientRect().top : Infinity;
+  return Array.from(root.querySelectorAll('.cb-slot')).map(slot => {
+    const box = slot.getBoundingClientRect();
+    const kids = Array.from(slot.children).map(k => k.getBoundingClientRect().bottom);
+    return {bottom: box.bottom, contentBottom: Math.max(box.bottom, ...kids), noteTop};
+  });
+})
+"""
+
+
+def player_layout_problems(tab, page: str) -> list[str]:
+    """No explorer player's picture spills out of its slot or runs under the note below it
+    (a column flexbox shrinks a slot whose picture is wider than the screen)."""
+    problems = []
+    for i, slots in enumerate(tab.evaluate(_PLAYER_LAYOUT_JS)):
+        for k, slot in enumerate(slots):
+            if slot["contentBottom"] > slot["bottom"] + 1 or slot["noteTop"] < slot["contentBottom"] - 1:
+                problems.append(f"{page}: explorer player {i}, view {k}: its picture runs "
+                                f"{slot['contentBottom'] - min(slot['bottom'], slot['noteTop']):.0f} "
+                                "px under what follows it")
     return problems
 
 

@@ -428,6 +428,27 @@ def broken_static(site: Path, tmp_path_factory):
     return copy, page
 
 
+def _pages_with_players() -> list[str]:
+    return [page for page in _pages_for_collection()
+            if (HTML / page).exists() and 'class="cb-player"' in (HTML / page).read_text("utf-8")]
+
+
+@pytest.mark.parametrize("page", _pages_with_players())
+def test_players_fit_a_phone(browser, base_url, page) -> None:
+    """At 390 px, every explorer player's pictures stay above its note (a wide picture
+    scrolls sideways inside the player)."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = ctx.new_page()
+    try:
+        tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base_url)
+                  else r.abort())
+        tab.goto(base_url + page, wait_until="load")
+        problems = sitecheck.player_layout_problems(tab, page)
+    finally:
+        ctx.close()
+    assert not problems, "\n".join(problems)
+
+
 def damage_states(path: Path) -> None:
     """The first player's packed states on this page no longer unpack."""
     html = path.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -230,6 +231,60 @@ def test_both_editions_have_every_page():
     assert not missing, f"pages missing from an edition: {missing}"
 
 
+class _ProseText(HTMLParser):
+    """The text of a page outside code, math, scripts and styles."""
+
+    SKIP = {"pre", "code", "script", "style", "math", "svg"}
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.text = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        classes = dict(attrs).get("class") or ""
+        if tag in self.SKIP or "math" in classes.split() or self.depth:
+            self.depth += tag not in VOID_TAGS
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.text.append(data)
+
+
+VOID_TAGS = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "area", "col"}
+
+
+def markdown_left_as_text(html: str) -> list[str]:
+    """Bold/emphasis markers that reached the reader as characters (a ``**`` that Markdown did
+    not take: before a role, CommonMark needs a space or punctuation in front of it, which
+    Chinese text has none of)."""
+    parser = _ProseText()
+    parser.feed(html)
+    text = "".join(parser.text)
+    return [text[max(0, m.start() - 20):m.end() + 20] for m in re.finditer(r"\*\*|__\S", text)]
+
+
+@pytest.mark.parametrize("edition", ["en", "zh"])
+def test_no_markdown_markers_show_as_text(edition):
+    base = ROOT / "_build" / "html" / ("zh" if edition == "zh" else "")
+    found = {page: hits for page in toc_pages()
+             if (base / f"{page}.html").exists()
+             for hits in [markdown_left_as_text((base / f"{page}.html").read_text("utf-8"))]
+             if hits}
+    assert not found, found
+
+
+def test_the_marker_check_sees_a_stray_bold():
+    page = ("<p>严格来说它是**<a href='g.html'><span>互相关</span></a>**。</p>"
+            "<pre>x ** 2</pre><p>power <code>x ** 2</code> <span class='math'>a**b</span></p>")
+    hits = markdown_left_as_text(page)
+    assert len(hits) == 2 and all("**互相关**" in hit for hit in hits), hits
+    assert markdown_left_as_text("<p>a <strong>bold</strong> word</p>") == []
+
+
 def _i18n():
     import sys
 
@@ -316,3 +371,34 @@ def test_player_translation_leaves_other_pages_alone():
     i18n = _i18n()
     page = '<p>stride</p><option>on</option><span class="cb-desc">stride</span>'
     assert i18n.translate_players(page) == page
+
+
+def test_page_chrome_is_chinese_in_the_chinese_edition():
+    """Heading-link tooltips, code-cell toggles and the animation controls of every page of the
+    Chinese edition are Chinese; the English edition keeps its English."""
+    i18n = _i18n()
+    pattern = re.compile(r'(?:title|aria-label)="(%s)"|>(%s)</' % (
+        "|".join(map(re.escape, i18n.CHROME_ZH)), "|".join(map(re.escape, i18n.CHROME_ZH))))
+    left = {}
+    for page in toc_pages():
+        html = (ZH_HTML / f"{page}.html").read_text("utf-8")
+        body = html[html.index('<article'):html.index('</article>')]
+        hits = sorted({a or b for a, b in pattern.findall(body)})
+        if hits:
+            left[page] = hits
+    assert not left, left
+    english = (ROOT / "_build" / "html" / "book" / "basics" / "conv_sliding_window.html").read_text("utf-8")
+    assert 'title="Link to this heading"' in english and ">Reflect</label>" in english
+
+
+def test_chrome_translation_changes_only_what_it_knows():
+    i18n = _i18n()
+    body = ('<a class="headerlink" title="Link to this heading">#</a>'
+            '<p class="collapsed admonition-title">Show code cell source</p>'
+            '<label for="_anim_radio2_0a1b">Loop</label><button title="Play" aria-label="Play">'
+            '<p class="admonition-title">Note</p><span title="stride">')
+    assert i18n.translate_chrome(body) == (
+        '<a class="headerlink" title="链接到此标题">#</a>'
+        '<p class="collapsed admonition-title">显示代码单元的源代码</p>'
+        '<label for="_anim_radio2_0a1b">循环</label><button title="播放" aria-label="播放">'
+        '<p class="admonition-title">Note</p><span title="stride">')

@@ -142,6 +142,37 @@ def translate_players(body: str) -> str:
     return DATA_RE.sub(_translate_player_data, body)
 
 
+#: the English that Sphinx, MyST-NB and matplotlib's animation player write into a page's body
+#: (tooltips, toggles, the animation controls): the Chinese edition's own chrome
+CHROME_ZH = {
+    "Link to this heading": "链接到此标题", "Link to this term": "链接到此术语",
+    "Link to this definition": "链接到此定义", "Link to this image": "链接到此图片",
+    "Link to this table": "链接到此表格", "Link to this code": "链接到此代码",
+    "Link to this equation": "链接到此公式",
+    "Show code cell source": "显示代码单元的源代码", "Hide code cell source": "隐藏代码单元的源代码",
+    "Show code cell output": "显示代码单元的输出", "Hide code cell output": "隐藏代码单元的输出",
+    "Show code cell outputs": "显示代码单元的输出", "Hide code cell outputs": "隐藏代码单元的输出",
+    "Toggle hidden content": "显示或隐藏内容",
+    "Play": "播放", "Pause": "暂停", "Play backwards": "倒放", "Previous frame": "上一帧",
+    "Next frame": "下一帧", "First frame": "第一帧", "Last frame": "最后一帧",
+    "Increase speed": "加快", "Decrease speed": "减慢", "Repetition mode": "重复方式",
+    "Once": "播放一次", "Loop": "循环", "Reflect": "往返",
+}
+_CHROME = re.compile(
+    r'(?P<attr>(?:title|aria-label)=")(?P<a>[^"<>]+)(?=")'
+    r'|(?P<open><p class="(?:collapsed |expanded )?admonition-title">'
+    r'|<label for="_anim_radio\d_[0-9a-f]+">)(?P<t>[^<]+)(?=</)')
+
+
+def translate_chrome(body: str) -> str:
+    """A page body's chrome in Chinese (:data:`CHROME_ZH`); anything else stays as it is."""
+    def chinese(match: re.Match) -> str:
+        kind, text = ("attr", match["a"]) if match["attr"] else ("open", match["t"])
+        return match[kind] + CHROME_ZH.get(text, text)
+
+    return _CHROME.sub(chinese, body)
+
+
 def _add_switch(app, pagename, templatename, context, doctree):
     if doctree is None and pagename not in ("genindex", "search", "py-modindex"):
         return
@@ -153,7 +184,7 @@ def _add_switch(app, pagename, templatename, context, doctree):
         label="English" if chinese else "中文",
     )
     body = context.get("body", "")
-    context["body"] = html + (translate_players(body) if chinese else body)
+    context["body"] = html + (translate_chrome(translate_players(body)) if chinese else body)
 
 
 class KeepDocstringsEnglish(SphinxTransform):
