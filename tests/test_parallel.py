@@ -445,21 +445,27 @@ def test_bias_row_survives_calls_without_a_bias():
         assert_close(conv2d(x, weight, b, padding=1, groups=6), expected, np.float32)
 
 
+def work_array_shapes(monkeypatch, module, prefix: str) -> list[tuple[int, ...]]:
+    """The shapes of the work arrays named ``prefix...`` that ``module`` asks for, as it runs."""
+    shapes = []
+    real = module.scratch
+
+    def spy(name, shape, *args, **kwargs):
+        if name.startswith(prefix):
+            shapes.append(shape)
+        return real(name, shape, *args, **kwargs)
+
+    monkeypatch.setattr(module, "scratch", spy)
+    return shapes
+
+
 def test_padding_rows_follow_the_geometry(monkeypatch, threads):
     """The same-width path writes the zeros of a work array (padding rows) once, when it is made
     for a geometry. Two convolutions whose work arrays have the same shape but different padding
     rows (8 rows, kernel height 1, no padding rows, multiplier 3; 6 rows padded by 1, kernel
     height 3, multiplier 1), in turn: both give torch's output."""
     threads(1)
-    shapes = []
-    real = _fast.scratch
-
-    def spy(name, shape, *args, **kwargs):
-        if name.startswith("same_cols"):
-            shapes.append(shape)
-        return real(name, shape, *args, **kwargs)
-
-    monkeypatch.setattr(_fast, "scratch", spy)
+    shapes = work_array_shapes(monkeypatch, _fast, "same_cols")
     rng = np.random.default_rng(11)
     cases = []
     for h, k, m in ((8, 1, 3), (6, 3, 1)):
@@ -480,15 +486,7 @@ def test_padding_of_the_taps_work_array_follows_the_geometry(monkeypatch, thread
     after by 1, kernel 2, "same"; 6x6 padded by 1 all round, kernel 3), in turn, with and
     without a bias: both give torch's output."""
     threads(1)
-    shapes = []
-    real = conv.scratch
-
-    def spy(name, shape, *args, **kwargs):
-        if name == "taps_padded":
-            shapes.append(shape)
-        return real(name, shape, *args, **kwargs)
-
-    monkeypatch.setattr(conv, "scratch", spy)
+    shapes = work_array_shapes(monkeypatch, conv, "taps_padded")
     rng = np.random.default_rng(12)
     cases = []
     for size, k, padding in ((7, 2, "same"), (6, 3, 1)):

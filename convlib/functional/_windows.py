@@ -71,6 +71,15 @@ def padded_rows(x: np.ndarray, geom: "ConvGeometry", r0: int, r1: int) -> np.nda
     return slab
 
 
+def wrapped_columns(shift: int, width: int) -> slice:
+    """In rows kept at the input's ``width``, the output columns ``j`` whose tap at column
+    ``j + shift`` lies outside ``0 .. width-1``: read as one flat slice, that tap took a pixel of
+    the neighbouring row, where the padding should be zero. Empty for ``shift = 0``."""
+    if shift < 0:
+        return slice(0, min(width, -shift))
+    return slice(max(0, width - shift), width)
+
+
 def output_hw(hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
               dilation: tuple[int, int]) -> tuple[int, int]:
     """``floor((i - d*(k-1) - 1) / s) + 1`` per axis, for an already padded size ``hw``."""

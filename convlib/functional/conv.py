@@ -40,6 +40,7 @@ from convlib.functional._windows import (
     crop_nchw,
     padded_rows,
     windows,
+    wrapped_columns,
 )
 from convlib.functional._parallel import run_chunks, scratch
 from convlib.functional.im2col import columns
@@ -163,11 +164,8 @@ def _same_width_columns(x: np.ndarray, geom: ConvGeometry, r0: int, r1: int) -> 
     np.copyto(cols, taps)
     grid = cols.reshape(n, c, kh, kw, r1 - r0, width)
     for b in range(kw):  # zero the windows that wrapped round a row end
-        shift = b * dw - left
-        if shift < 0:
-            grid[:, :, :, b, :, :min(width, -shift)] = 0
-        elif shift > 0:
-            grid[:, :, :, b, :, max(0, width - shift):] = 0
+        if b * dw != left:
+            grid[:, :, :, b, :, wrapped_columns(b * dw - left, width)] = 0
     return grid
 
 
